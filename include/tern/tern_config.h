@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/**
+ * @file tern_config.h
+ * @brief Compile-time configuration: every tunable of the SDK, with its default.
+ *
+ * To override, either define the macro on the compiler command line
+ * (-DTERN_CRC_TABLE=0), or put your overrides in a header of your own and build
+ * with -DTERN_USER_CONFIG='"my_tern_config.h"'; that file is included first,
+ * so whatever it defines wins over the defaults below. The library and your
+ * application must be built with the same configuration.
+ */
+#ifndef TERN_CONFIG_H
+#define TERN_CONFIG_H
+
+#ifdef TERN_USER_CONFIG
+#include TERN_USER_CONFIG
+#endif
+
+/**
+ * CRC lookup-table size, a flash/speed trade-off shared by CRC-32 and CRC-16:
+ *  0 - bitwise, no table (smallest, ~8x slower than 1);
+ *  1 - 16-entry nibble tables: 64 B (CRC-32) + 32 B (CRC-16) of rodata (default);
+ *  2 - 256-entry byte tables: 1 KiB + 512 B of rodata (fastest).
+ */
+#ifndef TERN_CRC_TABLE
+#define TERN_CRC_TABLE 1
+#endif
+
+/**
+ * Argument checks in the HAL dispatch layer (range, alignment, NULL). They cost
+ * a few hundred bytes of flash; 1 keeps them (default), 0 trusts the caller.
+ * The flash checks stay on regardless: a bad address must never reach a port.
+ */
+#ifndef TERN_HAL_CHECK_ARGS
+#define TERN_HAL_CHECK_ARGS 1
+#endif
+
+/**
+ * The longest time interval, in ms, that the wrap-safe time helpers of
+ * tern/time.h compare correctly. Fixed by the 32-bit millisecond clock
+ * (2^31 - 1 ms, about 24.8 days); listed here so it is documented, not to be changed.
+ */
+#define TERN_TIME_MAX_INTERVAL_MS 0x7FFFFFFFu
+
+#endif /* TERN_CONFIG_H */

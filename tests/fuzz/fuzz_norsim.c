@@ -11,17 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
+
 #include "tern/hal.h"
 #include "tern_norsim.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 enum { SECTOR = 256, SECTORS = 4, SIZE = SECTOR * SECTORS };
 
@@ -53,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     uint32_t prog = 1u << (data[0] % 4); /* 1, 2, 4 or 8 */
     tern_norsim_config_t cfg = { SIZE, SECTOR, prog, (data[1] & 1u) ? TERN_NORSIM_PROGRAM_ONCE : 0,
-                                 0, data[1] };
+                                 0,    data[1] };
     tern_norsim_t sim;
     CHECK(tern_norsim_init(&sim, &cfg, mem, counts) == TERN_OK);
     tern_norsim_format(&sim);

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: Apache-2.0
+# The verbs of tern. CMake does the building; this file only names the steps.
+#   make demo          build everything, run the demo on the host and on a Cortex-M4 under QEMU
+#   make test          format check, sanitizer build + Cortex-M4 build, all tests (host and QEMU)
+#   make size          flash/RAM per module on Cortex-M4 (-Os, hard float)
+#   make bench         benchmarks, ours vs a reference, as ratios
+#   make fuzz          run every fuzz target for FUZZ_SECONDS each
+#   make format-check  fail if any file differs from .clang-format; make format fixes them
+#   make install       install the host package to PREFIX (default /usr/local)
+
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 60
+PREFIX       ?= /usr/local
+CMAKE        ?= cmake
+CTEST        ?= ctest
+QEMU_RUN     := ports/cortex-m/qemu-run.sh
+
+.PHONY: all deps demo test size bench fuzz format format-check install clean \
+        build-debug build-asan build-release build-cortex-m4 build-size
+
+all: build-debug
+
+deps:
+	@./tools/install-deps.sh
+
+build/%/CMakeCache.txt: | deps
+	$(CMAKE) --preset $* >/dev/null
+
+build-debug build-asan build-release build-cortex-m4 build-size: build-%: build/%/CMakeCache.txt
+	$(CMAKE) --build --preset $* -j $(JOBS)
+
+demo: build-debug build-cortex-m4
+	@echo "== demo on the host (POSIX port) =="
+	./build/debug/examples/demo/tern_demo
+	@echo "== demo on a Cortex-M4 (mps2-an386 under qemu-system-arm) =="
+	$(QEMU_RUN) build/cortex-m4/examples/demo/tern_demo.elf
+
+test: format-check build-asan build-cortex-m4
+	@echo "== host tests (ASan + UBSan) =="
+	$(CTEST) --preset asan -j $(JOBS)
+	@echo "== Cortex-M4 tests under QEMU =="
+	$(CTEST) --preset cortex-m4 -j $(JOBS)
+
+size: build-size
+	@./tools/size-report.sh build/size
+
+bench: build-release
+	@./tools/run-bench.sh build/release/bench
+
+fuzz: build-asan
+	@./tools/run-fuzz.sh build/asan/tests/fuzz $(FUZZ_SECONDS)
+
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format-check: | deps
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@echo "format-check: $(words $(FORMAT_FILES)) files clean"
+
+format: | deps
+	clang-format -i $(FORMAT_FILES)
+
+install: build-release
+	$(CMAKE) --install build/release --prefix $(PREFIX)
+
+clean:
+	rm -rf build

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+# `cmake --install` lays out what a firmware project consumes:
+#   include/tern/...            public headers (+ include/tern/port/ for the port)
+#   lib/libtern*.a              the library and this build's port
+#   lib/cmake/tern/             find_package(tern) with imported targets tern::tern, tern::port_<port>
+#   lib/pkgconfig/tern.pc       pkg-config for the library and the port
+include(CMakePackageConfigHelpers)
+
+set(_tern_targets tern tern_norsim)
+if(TERN_PORT STREQUAL "posix")
+  list(APPEND _tern_targets tern_port_posix)
+  set(TERN_PORT_TARGET port_posix)
+  set(TERN_PORT_LIB tern_port_posix)
+else()
+  list(APPEND _tern_targets tern_port_cortex_m)
+  set(TERN_PORT_TARGET port_cortex_m)
+  set(TERN_PORT_LIB tern_port_cortex_m)
+endif()
+
+install(TARGETS ${_tern_targets} EXPORT ternTargets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/tern DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/ports/common/tern_norsim.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tern/port)
+if(EXISTS ${PROJECT_SOURCE_DIR}/ports/${TERN_PORT}/include/tern)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/ports/${TERN_PORT}/include/tern
+    DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
+
+set(_tern_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/tern)
+install(EXPORT ternTargets NAMESPACE tern:: DESTINATION ${_tern_cmake_dir})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/ternConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/ternConfig.cmake INSTALL_DESTINATION ${_tern_cmake_dir})
+# 0.x: a minor bump may break the API, so only the same minor version is compatible.
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/ternConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/ternConfig.cmake ${PROJECT_BINARY_DIR}/ternConfigVersion.cmake
+  DESTINATION ${_tern_cmake_dir})
+
+# The .pc file finds its prefix relative to itself, so the install can be moved.
+file(RELATIVE_PATH TERN_PC_TO_PREFIX "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/tern.pc.in ${PROJECT_BINARY_DIR}/tern.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/tern.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Flash and RAM per module of the Cortex-M4 build, from arm-none-eabi-size on
+# each object file. flash = text + rodata + data (data's initial values live in
+# flash), RAM = data + bss. Berkeley `size` already counts rodata inside text.
+# Usage: tools/size-report.sh <cmake build dir of the `size` preset>
+set -eu
+build=${1:-build/size}
+SIZE=${SIZE:-arm-none-eabi-size}
+
+flags=$(sed -n 's/^C_FLAGS = //p' "$build/src/CMakeFiles/tern.dir/flags.make" | head -n 1)
+echo "tern size report: Cortex-M4, arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion)"
+echo "flags: $flags"
+echo
+
+# One row per object: <layer> <module> text data bss. The layer is the folder
+# under src/ (core, net, sec, app) or "port" for ports/.
+objs=$(find "$build/src" "$build/ports" -name '*.o' -o -name '*.obj' | sort)
+# shellcheck disable=SC2086
+$SIZE -B $objs | awk -v root="$build/" '
+NR == 1 { next }
+{
+    text = $1; data = $2; bss = $3; f = $6
+    sub(root, "", f)
+    layer = "port"
+    if (f ~ /^src\/CMakeFiles\/tern\.dir\//) {
+        sub(/^src\/CMakeFiles\/tern\.dir\//, "", f)
+        split(f, part, "/"); layer = part[1]; sub(/^[^\/]*\//, "", f)
+    } else {
+        sub(/^ports\//, "", f); sub(/CMakeFiles\/[^\/]*\.dir\//, "", f)
+    }
+    sub(/\.c\.o(bj)?$/, "", f); sub(/\.[sS]\.o(bj)?$/, "", f)
+    rows[NR] = sprintf("%-6s %-28s %8d %8d %8d %8d %8d", layer, f, text, data, bss, text + data, data + bss)
+    key[NR] = (layer == "port" ? "z" : layer) "/" f
+    if (layer == "port") { pflash += text + data; pram += data + bss }
+    else { lflash += text + data; lram += data + bss; lt += text; ld += data; lb += bss }
+}
+END {
+    printf "%-6s %-28s %8s %8s %8s %8s %8s\n", "layer", "module", "text", "data", "bss", "flash", "RAM"
+    n = 0; for (i in rows) idx[++n] = i
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (key[idx[j]] < key[idx[i]]) { t = idx[i]; idx[i] = idx[j]; idx[j] = t }
+    for (i = 1; i <= n; i++) print rows[idx[i]]
+    printf "%-35s %8d %8d %8d %8d %8d\n", "total libtern (core+net+sec+app)", lt, ld, lb, lflash, lram
+    printf "%-35s %8s %8s %8s %8d %8d\n", "total ports (not part of libtern)", "", "", "", pflash, pram
+}'

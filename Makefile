@@ -52,10 +52,12 @@ fuzz: build-asan
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format-check: | deps
+	@test -n "$(FORMAT_FILES)" || { echo "format-check: no files (not a git checkout?)"; exit 1; }
 	clang-format --dry-run --Werror $(FORMAT_FILES)
 	@echo "format-check: $(words $(FORMAT_FILES)) files clean"
 
 format: | deps
+	@test -n "$(FORMAT_FILES)" || { echo "format: no files (not a git checkout?)"; exit 1; }
 	clang-format -i $(FORMAT_FILES)
 
 install: build-release

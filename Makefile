@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The verbs of tern. CMake does the building; this file only names the steps.
-#   make demo          build everything, run the demo on the host and on a Cortex-M4 under QEMU
+#   make demo          build everything, run the demo on the host and on a Cortex-M4 under QEMU,
+#                      then a device publishing telemetry to mosquitto and taking commands
 #   make test          format check, sanitizer build + Cortex-M4 build, all tests (host and QEMU)
 #   make size          flash/RAM per module on Cortex-M4 (-Os, hard float)
 #   make bench         benchmarks, ours vs a reference, as ratios
@@ -34,6 +35,8 @@ demo: build-debug build-cortex-m4
 	./build/debug/examples/demo/tern_demo
 	@echo "== demo on a Cortex-M4 (mps2-an386 under qemu-system-arm) =="
 	$(QEMU_RUN) build/cortex-m4/examples/demo/tern_demo.elf
+	@echo "== a device talking MQTT to a real broker: telemetry up, commands down =="
+	./tools/demo-mqtt.sh build/debug
 
 test: format-check build-asan build-cortex-m4
 	@echo "== host tests (ASan + UBSan) =="
@@ -53,7 +56,7 @@ fuzz: build-asan
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format-check: | deps
 	@test -n "$(FORMAT_FILES)" || { echo "format-check: no files (not a git checkout?)"; exit 1; }
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@clang-format --dry-run --Werror $(FORMAT_FILES)
 	@echo "format-check: $(words $(FORMAT_FILES)) files clean"
 
 format: | deps

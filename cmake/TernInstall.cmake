@@ -13,12 +13,14 @@ if(TERN_PORT STREQUAL "posix")
   list(APPEND _tern_targets tern_port_posix)
   set(TERN_PORT_TARGET port_posix)
   set(TERN_PORT_LIB tern_port_posix)
+  set(TERN_PORT_EXTRA_LIBS "-lmbedtls -lmbedx509 -lmbedcrypto") # the port's TLS
 else()
   # The startup objects are an OBJECT library: exported, they link into the
   # user's executable as objects, exactly as in-tree.
   list(APPEND _tern_targets tern_port_cortex_m tern_cm_startup)
   set(TERN_PORT_TARGET port_cortex_m)
   set(TERN_PORT_LIB tern_port_cortex_m)
+  set(TERN_PORT_EXTRA_LIBS "")
 endif()
 
 install(TARGETS ${_tern_targets} EXPORT ternTargets

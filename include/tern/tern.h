@@ -12,6 +12,7 @@
 #include "tern/ring.h"
 #include "tern/tern_config.h"
 #include "tern/time.h"
+#include "tern/transport.h"
 #include "tern/version.h"
 
 #endif /* TERN_TERN_H */

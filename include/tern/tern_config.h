@@ -36,6 +36,17 @@
 #endif
 
 /**
+ * MQTT 5 support in the MQTT codec and session: 1 speaks 3.1.1 and 5.0
+ * (default); 0 leaves every MQTT 5 feature (properties, reason codes on the
+ * wire, AUTH) out of the build for about half the flash, and a call for
+ * protocol version 5 then returns TERN_ERR_UNSUPPORTED. Not to be confused
+ * with TERN_MQTT_PROTO_V5, the protocol level passed to those calls.
+ */
+#ifndef TERN_MQTT_V5
+#define TERN_MQTT_V5 1
+#endif
+
+/**
  * The longest time interval, in ms, that the wrap-safe time helpers of
  * tern/time.h compare correctly. Fixed by the 32-bit millisecond clock
  * (2^31 - 1 ms, about 24.8 days); listed here so it is documented, not to be changed.

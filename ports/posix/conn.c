@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _POSIX_C_SOURCE 200809L
+#include <poll.h>
+#include <string.h>
+
+#include "tern/port/posix_conn.h"
+
+tern_err_t tern_posix_conn_open(tern_posix_conn_t *c, const tern_posix_conn_config_t *cfg)
+{
+    memset(c, 0, sizeof *c);
+    c->tcp.fd = -1;
+    c->tls_cfg = cfg->tls;
+    tern_err_t err = tern_posix_tcp_connect(&c->tcp, cfg->host, cfg->port, cfg->tcp);
+    c->state = err == TERN_OK ? TERN_ERR_AGAIN : err;
+    return err;
+}
+
+/* The TLS files are only read once TCP is up, so a refused connect reports
+ * as such, not as a TLS problem. */
+static tern_err_t conn_step(tern_posix_conn_t *c, tern_ms_t now_ms)
+{
+    tern_err_t err = tern_posix_tcp_poll(&c->tcp, now_ms);
+    if (err != TERN_OK || c->tls_cfg == NULL) {
+        return err;
+    }
+    if (!c->tls_open) {
+        c->tcp_t = tern_posix_tcp_transport(&c->tcp);
+        if ((err = tern_posix_tls_open(&c->tls, &c->tcp_t, c->tls_cfg)) != TERN_OK) {
+            return err;
+        }
+        c->tls_open = true;
+    }
+    return tern_posix_tls_poll(&c->tls, now_ms);
+}
+
+tern_err_t tern_posix_conn_poll(tern_posix_conn_t *c, tern_ms_t now_ms)
+{
+    if (c->state == TERN_ERR_AGAIN) {
+        c->state = conn_step(c, now_ms);
+    }
+    return c->state;
+}
+
+tern_transport_t tern_posix_conn_transport(tern_posix_conn_t *c)
+{
+    return c->tls_cfg ? tern_posix_tls_transport(&c->tls) : tern_posix_tcp_transport(&c->tcp);
+}
+
+bool tern_posix_conn_wait(tern_posix_conn_t *c, bool want_write, uint32_t timeout_ms)
+{
+    if (c->tls_open && tern_posix_tls_has_buffered(&c->tls)) {
+        return true;
+    }
+    struct pollfd p = { .fd = tern_posix_tcp_fd(&c->tcp), .events = POLLIN };
+    if (p.fd < 0) {
+        return false;
+    }
+    if (want_write || c->state == TERN_ERR_AGAIN ||
+        (c->tls_open && tern_posix_tls_want_write(&c->tls))) {
+        p.events |= POLLOUT;
+    }
+    return poll(&p, 1, (int)(timeout_ms > 60000u ? 60000u : timeout_ms)) > 0;
+}
+
+tern_err_t tern_posix_conn_establish(tern_posix_conn_t *c, const tern_posix_conn_config_t *cfg,
+                                     const tern_clock_t *clock, uint32_t timeout_ms)
+{
+    tern_err_t err = tern_posix_conn_open(c, cfg);
+    if (err != TERN_OK) {
+        return err;
+    }
+    tern_ms_t deadline = tern_deadline_in(tern_clock_now(clock), timeout_ms);
+    for (;;) {
+        tern_ms_t now = tern_clock_now(clock);
+        err = tern_posix_conn_poll(c, now);
+        if (err != TERN_ERR_AGAIN) {
+            return err;
+        }
+        if (tern_deadline_passed(now, deadline)) {
+            c->state = TERN_ERR_TIMEOUT;
+            return TERN_ERR_TIMEOUT;
+        }
+        (void)tern_posix_conn_wait(c, false, tern_deadline_remaining(now, deadline));
+    }
+}
+
+void tern_posix_conn_close(tern_posix_conn_t *c)
+{
+    if (c->tls_open) {
+        tern_posix_tls_close(&c->tls);
+        c->tls_open = false;
+    }
+    tern_posix_tcp_close(&c->tcp);
+}
+
+tern_err_t tern_posix_mqtt_run(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,
+                               tern_posix_until_fn until, void *arg, uint32_t timeout_ms)
+{
+    tern_ms_t deadline = tern_deadline_in(tern_clock_now(clock), timeout_ms);
+    for (;;) {
+        tern_ms_t now = tern_clock_now(clock);
+        tern_err_t err = tern_mqtt_poll(m, now);
+        if (err != TERN_OK) {
+            return err;
+        }
+        if (until(arg)) {
+            return TERN_OK;
+        }
+        if (tern_deadline_passed(now, deadline)) {
+            return TERN_ERR_TIMEOUT;
+        }
+        uint32_t wait = tern_deadline_remaining(now, tern_mqtt_next_deadline(m, now));
+        uint32_t left = tern_deadline_remaining(now, deadline);
+        (void)tern_posix_conn_wait(c, tern_mqtt_want_write(m), wait < left ? wait : left);
+    }
+}

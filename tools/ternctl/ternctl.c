@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ternctl: the command-line companion of a tern fleet. `pub` and `sub` are an
+ * MQTT client built on the SDK itself (the same codec, session and POSIX
+ * transports a device runs), like mosquitto_pub and mosquitto_sub: the first
+ * thing to run to check that a device's broker is reachable.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tern/mqtt.h"
+#include "tern/port/posix.h"
+#include "tern/port/posix_conn.h"
+
+enum { MAX_USER_PROPS = 16, MAX_TOPICS = 16, INFLIGHT = 32 };
+
+typedef struct {
+    /* connection */
+    const char *host, *cafile, *cert, *key, *tls_host, *alpn;
+    uint16_t port;
+    tern_mqtt_version_t ver;
+    const char *id, *user, *pass;
+    uint16_t keepalive;
+    bool no_clean;
+    uint32_t session_expiry;
+    uint32_t timeout_s;
+    tern_mqtt_prop_t uprops[MAX_USER_PROPS];
+    size_t n_uprops;
+    /* pub / sub */
+    const char *topics[MAX_TOPICS];
+    size_t n_topics;
+    uint8_t qos;
+    bool retain, verbose, no_local;
+    tern_mqtt_view_t message;
+    uint8_t *owned; /* message bytes read from a file or stdin */
+    long repeat, count;
+} opts_t;
+
+typedef struct {
+    const opts_t *o;
+    tern_mqtt_publish_t msg; /* pub: the message, for reproduce */
+    bool connected, ended, subacked;
+    tern_err_t end_err;
+    long published, received;
+    size_t suback_failures;
+} app_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ternctl pub -t TOPIC (-m MSG | -f FILE | -s | -n) [options]\n"
+               "       ternctl sub -t FILTER [-t FILTER...] [-C COUNT] [-v] [options]\n"
+               "connection: -h HOST (localhost)  -p PORT (1883, 8883 with TLS)  -V 311|5 (5)\n"
+               "  -i CLIENT_ID  -u USER  -P PASSWORD  -k KEEPALIVE_S (60)  -c (no clean start)\n"
+               "  -x SESSION_EXPIRY_S  -D KEY=VALUE (MQTT 5 user property, repeatable)\n"
+               "  -W TIMEOUT_S (pub 30, sub forever)  --cafile F [--cert F --key F]\n"
+               "  --tls-hostname NAME  --alpn PROTO\n"
+               "pub: -q QOS  -r (retain)  --repeat N\n"
+               "sub: -q QOS  -C COUNT (exit after COUNT messages)  -v (print the topic)\n"
+               "     --no-local (MQTT 5)\n");
+}
+
+static int fail(const char *what, tern_err_t err)
+{
+    fprintf(stderr, "ternctl: %s: %s\n", what, tern_strerror(err));
+    return 1;
+}
+
+static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *s == '\0' || *end != '\0' || v > max) {
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+static tern_mqtt_view_t view(const char *s)
+{
+    tern_mqtt_view_t v = { (const uint8_t *)s, s ? strlen(s) : 0 };
+    return v;
+}
+
+static bool read_all(FILE *f, tern_mqtt_view_t *out)
+{
+    size_t cap = 4096, len = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap) {
+            break;
+        }
+        uint8_t *bigger = realloc(buf, cap *= 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+        }
+        buf = bigger;
+    }
+    if (!buf || ferror(f)) {
+        free(buf);
+        return false;
+    }
+    out->ptr = buf;
+    out->len = len;
+    return true;
+}
+
+/* Returns 0 when the options are good, an exit code otherwise. */
+static int parse(int argc, char **argv, bool pub, opts_t *o)
+{
+    static const struct option longs[] = {
+        { "cafile", required_argument, NULL, 1 },
+        { "cert", required_argument, NULL, 2 },
+        { "key", required_argument, NULL, 3 },
+        { "tls-hostname", required_argument, NULL, 4 },
+        { "alpn", required_argument, NULL, 5 },
+        { "repeat", required_argument, NULL, 6 },
+        { "no-local", no_argument, NULL, 7 },
+        { "help", no_argument, NULL, 8 },
+        { NULL, 0, NULL, 0 },
+    };
+    uint32_t v;
+    bool have_msg = false, port_set = false;
+    memset(o, 0, sizeof *o);
+    o->host = "localhost";
+    o->port = 1883;
+    o->ver = TERN_MQTT_PROTO_V5;
+    o->keepalive = 60;
+    o->timeout_s = pub ? 30 : 0;
+    o->repeat = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h:p:V:i:u:P:k:cx:D:W:t:m:f:snq:rC:v", longs, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'h':
+            o->host = optarg;
+            break;
+        case 'p':
+            if (!parse_u32(optarg, 65535, &v) || v == 0) {
+                fprintf(stderr, "ternctl: bad port '%s'\n", optarg);
+                return 2;
+            }
+            o->port = (uint16_t)v;
+            port_set = true;
+            break;
+        case 'V':
+            if (strcmp(optarg, "311") == 0 || strcmp(optarg, "mqttv311") == 0) {
+                o->ver = TERN_MQTT_PROTO_V311;
+            } else if (strcmp(optarg, "5") == 0 || strcmp(optarg, "mqttv5") == 0) {
+                o->ver = TERN_MQTT_PROTO_V5;
+            } else {
+                fprintf(stderr, "ternctl: protocol version must be 311 or 5\n");
+                return 2;
+            }
+            break;
+        case 'i':
+            o->id = optarg;
+            break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'P':
+            o->pass = optarg;
+            break;
+        case 'k':
+            if (!parse_u32(optarg, 65535, &v)) {
+                fprintf(stderr, "ternctl: bad keepalive '%s'\n", optarg);
+                return 2;
+            }
+            o->keepalive = (uint16_t)v;
+            break;
+        case 'c':
+            o->no_clean = true;
+            break;
+        case 'x':
+            if (!parse_u32(optarg, UINT32_MAX, &o->session_expiry)) {
+                fprintf(stderr, "ternctl: bad session expiry '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'D': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || o->n_uprops == MAX_USER_PROPS) {
+                fprintf(stderr, "ternctl: -D takes KEY=VALUE (at most %d)\n", MAX_USER_PROPS);
+                return 2;
+            }
+            tern_mqtt_prop_t *p = &o->uprops[o->n_uprops++];
+            p->id = TERN_MQTT_PROP_USER_PROPERTY;
+            p->str.ptr = (const uint8_t *)optarg;
+            p->str.len = (size_t)(eq - optarg);
+            p->str2 = view(eq + 1);
+            break;
+        }
+        case 'W':
+            if (!parse_u32(optarg, 86400, &o->timeout_s)) {
+                fprintf(stderr, "ternctl: bad timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 't':
+            if (o->n_topics == MAX_TOPICS || (pub && o->n_topics == 1)) {
+                fprintf(stderr, "ternctl: too many topics\n");
+                return 2;
+            }
+            o->topics[o->n_topics++] = optarg;
+            break;
+        case 'm':
+            o->message = view(optarg);
+            have_msg = true;
+            break;
+        case 'n':
+            o->message = view("");
+            have_msg = true;
+            break;
+        case 'f':
+        case 's': {
+            FILE *f = c == 's' ? stdin : fopen(optarg, "rb");
+            free(o->owned);
+            o->owned = NULL;
+            bool ok = f && read_all(f, &o->message);
+            if (ok) {
+                o->owned = (uint8_t *)o->message.ptr;
+            }
+            if (f && f != stdin) {
+                fclose(f);
+            }
+            if (!ok) {
+                fprintf(stderr, "ternctl: cannot read the message%s%s\n", c == 'f' ? " file " : "",
+                        c == 'f' ? optarg : " from stdin");
+                return 1;
+            }
+            have_msg = true;
+            break;
+        }
+        case 'q':
+            if (!parse_u32(optarg, 2, &v)) {
+                fprintf(stderr, "ternctl: QoS must be 0, 1 or 2\n");
+                return 2;
+            }
+            o->qos = (uint8_t)v;
+            break;
+        case 'r':
+            o->retain = true;
+            break;
+        case 'C':
+            if (!parse_u32(optarg, INT32_MAX, &v) || v == 0) {
+                fprintf(stderr, "ternctl: bad count '%s'\n", optarg);
+                return 2;
+            }
+            o->count = (long)v;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
+        case 1:
+            o->cafile = optarg;
+            break;
+        case 2:
+            o->cert = optarg;
+            break;
+        case 3:
+            o->key = optarg;
+            break;
+        case 4:
+            o->tls_host = optarg;
+            break;
+        case 5:
+            o->alpn = optarg;
+            break;
+        case 6:
+            if (!parse_u32(optarg, INT32_MAX, &v) || v == 0) {
+                fprintf(stderr, "ternctl: bad repeat '%s'\n", optarg);
+                return 2;
+            }
+            o->repeat = (long)v;
+            break;
+        case 7:
+            o->no_local = true;
+            break;
+        case 8:
+            usage(stdout);
+            return -1;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o->n_topics == 0 || (pub && !have_msg) || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if ((o->cert != NULL) != (o->key != NULL)) {
+        fprintf(stderr, "ternctl: --cert and --key go together\n");
+        return 2;
+    }
+    if (o->cafile && !port_set) {
+        o->port = 8883;
+    }
+    return 0;
+}
+
+static void on_event(void *user, const tern_mqtt_event_t *ev)
+{
+    app_t *a = user;
+    switch (ev->type) {
+    case TERN_MQTT_EV_CONNECTED:
+        a->connected = true;
+        break;
+    case TERN_MQTT_EV_PUBLISHED:
+        if (ev->err != TERN_OK) {
+            fprintf(stderr, "ternctl: publish %u refused: %s\n", ev->packet_id,
+                    tern_strerror(ev->err));
+            a->end_err = ev->err;
+        }
+        a->published++;
+        break;
+    case TERN_MQTT_EV_SUBACK:
+        for (size_t i = 0; i < ev->reasons.len; i++) {
+            if (ev->reasons.ptr[i] >= 0x80) {
+                fprintf(stderr, "ternctl: subscription to %s refused: %s\n", a->o->topics[i],
+                        tern_mqtt_reason_str(ev->reasons.ptr[i]));
+                a->suback_failures++;
+            }
+        }
+        a->subacked = true;
+        break;
+    case TERN_MQTT_EV_MESSAGE: {
+        const tern_mqtt_publish_t *m = ev->msg;
+        if (ev->offset == 0 && a->o->verbose) {
+            printf("%.*s ", (int)m->topic.len, (const char *)m->topic.ptr);
+        }
+        fwrite(m->payload.ptr, 1, m->payload.len, stdout);
+        if (ev->offset + m->payload.len >= ev->total) {
+            putchar('\n');
+            fflush(stdout);
+            a->received++;
+        }
+        break;
+    }
+    case TERN_MQTT_EV_UNSUBACK:
+        break;
+    case TERN_MQTT_EV_DISCONNECTED:
+    case TERN_MQTT_EV_LINK_DEAD:
+        a->ended = true;
+        if (ev->err != TERN_OK) {
+            a->end_err = ev->err;
+            fprintf(stderr, "ternctl: %s: %s", a->connected ? "disconnected" : "connect refused",
+                    tern_strerror(ev->err));
+            if (ev->server_reference.len) {
+                fprintf(stderr, " (server reference: %.*s)", (int)ev->server_reference.len,
+                        (const char *)ev->server_reference.ptr);
+            }
+            fputc('\n', stderr);
+        }
+        break;
+    }
+}
+
+static tern_err_t reproduce(void *user, const tern_mqtt_inflight_t *rec, tern_mqtt_publish_t *msg)
+{
+    const app_t *a = user;
+    (void)rec;
+    *msg = a->msg; /* every publish of a run is the same message */
+    return TERN_OK;
+}
+
+static bool until_connected(void *arg)
+{
+    const app_t *a = arg;
+    return a->connected || a->ended;
+}
+
+static bool until_published(void *arg)
+{
+    const app_t *a = arg;
+    return a->published >= a->o->repeat || a->ended;
+}
+
+static bool until_subacked(void *arg)
+{
+    const app_t *a = arg;
+    return a->subacked || a->ended;
+}
+
+static bool until_count(void *arg)
+{
+    const app_t *a = arg;
+    return (a->o->count > 0 && a->received >= a->o->count) || a->ended;
+}
+
+static bool until_ended(void *arg)
+{
+    return ((const app_t *)arg)->ended;
+}
+
+static int run(const opts_t *o, bool pub)
+{
+    static uint8_t tx[1u << 17], rx[1u << 17];
+    static tern_mqtt_inflight_t inflight[INFLIGHT];
+    static tern_mqtt_sub_entry_t subs[MAX_TOPICS];
+    static uint8_t alias_in[16 * 130];
+    app_t a;
+    memset(&a, 0, sizeof a);
+    a.o = o;
+
+    tern_posix_clock_t clk;
+    tern_posix_clock_init(&clk, 0);
+    tern_clock_t clock = tern_posix_clock_hal(&clk);
+    uint32_t timeout_ms = o->timeout_s ? o->timeout_s * 1000u : 0xFFFFFFFFu / 4u;
+
+    const char *alpn[] = { o->alpn, NULL };
+    tern_posix_tls_config_t tls = {
+        .ca_file = o->cafile,
+        .hostname = o->tls_host ? o->tls_host : o->host,
+        .cert_file = o->cert,
+        .key_file = o->key,
+        .alpn = o->alpn ? alpn : NULL,
+    };
+    tern_posix_conn_config_t ccfg = { o->host, o->port, NULL, o->cafile ? &tls : NULL };
+    tern_posix_conn_t conn;
+    tern_err_t err =
+        tern_posix_conn_establish(&conn, &ccfg, &clock, timeout_ms < 30000u ? timeout_ms : 30000u);
+    if (err != TERN_OK) {
+        tern_posix_conn_close(&conn);
+        return fail(o->cafile ? "TLS connect" : "connect", err);
+    }
+
+    tern_mqtt_config_t cfg = {
+        .tx = tx,
+        .rx = rx,
+        .tx_size = sizeof tx,
+        .rx_size = sizeof rx,
+        .inflight = inflight,
+        .inflight_count = INFLIGHT,
+        .subs = subs,
+        .sub_count = MAX_TOPICS,
+        .alias_in = { alias_in, sizeof alias_in, 16 },
+        .on_event = on_event,
+        .reproduce = reproduce,
+        .user = &a,
+    };
+    tern_mqtt_t m;
+    err = tern_mqtt_init(&m, &cfg);
+    char idbuf[32];
+    if (!o->id) {
+        snprintf(idbuf, sizeof idbuf, "ternctl-%ld", (long)getpid());
+    }
+    tern_mqtt_connect_t cn;
+    memset(&cn, 0, sizeof cn);
+    cn.client_id = view(o->id ? o->id : idbuf);
+    cn.keep_alive = o->keepalive;
+    cn.clean_start = !o->no_clean;
+    cn.has_username = o->user != NULL;
+    cn.username = view(o->user);
+    cn.has_password = o->pass != NULL;
+    cn.password = view(o->pass);
+    if (o->session_expiry) {
+        cn.props.present |= TERN_MQTT_HAS_SESSION_EXPIRY;
+        cn.props.session_expiry = o->session_expiry;
+    }
+    cn.props.list = o->uprops;
+    cn.props.list_count = o->n_uprops;
+    tern_transport_t t = tern_posix_conn_transport(&conn);
+    if (err == TERN_OK) {
+        err = tern_mqtt_connect(&m, &t, o->ver, &cn, tern_clock_now(&clock));
+    }
+    if (err == TERN_OK) {
+        err = tern_posix_mqtt_run(&m, &conn, &clock, until_connected, &a, timeout_ms);
+    }
+    if (err == TERN_OK && !a.connected) {
+        err = a.end_err != TERN_OK ? a.end_err : TERN_ERR_CONNECT;
+    }
+    if (err != TERN_OK) {
+        tern_posix_conn_close(&conn);
+        return a.ended ? 1 : fail("connect", err);
+    }
+
+    if (pub) {
+        tern_mqtt_publish_t *msg = &a.msg;
+        msg->qos = o->qos;
+        msg->retain = o->retain;
+        msg->topic = view(o->topics[0]);
+        msg->payload = o->message;
+        msg->props.list = o->uprops;
+        msg->props.list_count = o->n_uprops;
+        bool polled = false;
+        for (long i = 0; i < o->repeat && err == TERN_OK;) {
+            err = tern_mqtt_publish(&m, msg, (uint32_t)i, NULL);
+            if (err == TERN_ERR_AGAIN || err == TERN_ERR_BUSY) {
+                /* Full: poll and retry at once; sleep only if polling did not help. */
+                if (polled) {
+                    (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&m), 100);
+                }
+                err = tern_mqtt_poll(&m, tern_clock_now(&clock));
+                polled = true;
+                continue;
+            }
+            polled = false;
+            if (err == TERN_OK && o->qos == 0) {
+                a.published++;
+            }
+            i++;
+        }
+        if (err == TERN_OK) {
+            err = tern_posix_mqtt_run(&m, &conn, &clock, until_published, &a, timeout_ms);
+        }
+    } else {
+        tern_mqtt_sub_t s[MAX_TOPICS];
+        for (size_t i = 0; i < o->n_topics; i++) {
+            s[i].filter = view(o->topics[i]);
+            s[i].options = (uint8_t)(o->qos | (o->no_local ? TERN_MQTT_SUB_NO_LOCAL : 0));
+        }
+        err = tern_mqtt_subscribe(&m, s, o->n_topics, 0, NULL);
+        if (err == TERN_OK) {
+            err = tern_posix_mqtt_run(&m, &conn, &clock, until_subacked, &a, timeout_ms);
+        }
+        if (err == TERN_OK && a.suback_failures == o->n_topics) {
+            err = TERN_ERR_PROTOCOL;
+        }
+        if (err == TERN_OK) {
+            err = tern_posix_mqtt_run(&m, &conn, &clock, until_count, &a, timeout_ms);
+        }
+    }
+    if (!a.ended && tern_mqtt_disconnect(&m, 0, NULL) == TERN_OK) {
+        (void)tern_posix_mqtt_run(&m, &conn, &clock, until_ended, &a, 5000);
+    }
+    tern_posix_conn_close(&conn);
+    if (err == TERN_OK && a.end_err != TERN_OK) {
+        err = a.end_err;
+    }
+    if (err == TERN_OK && pub && a.published < o->repeat) {
+        err = TERN_ERR_CLOSED; /* the session ended before every publish finished */
+    }
+    if (err != TERN_OK) {
+        return fail(pub ? "publish" : "subscribe", err);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[1], "pub") != 0 && strcmp(argv[1], "sub") != 0)) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : (strcmp(argv[1], "--help") == 0 ? 0 : 2);
+    }
+    bool pub = strcmp(argv[1], "pub") == 0;
+    opts_t o;
+    int rc = parse(argc - 1, argv + 1, pub, &o);
+    if (rc == 0) {
+        rc = run(&o, pub);
+    }
+    free(o.owned);
+    return rc < 0 ? 0 : rc;
+}

@@ -22,13 +22,13 @@ printf 'user %s\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$(id -un)" "$po
 /usr/sbin/mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
 pids="$!"
 for _ in $(seq 50); do
-    "$ternctl" pub -p "$port" -t demo/ping -n -W 1 2>/dev/null && break
+    "$ternctl" pub -h 127.0.0.1 -p "$port" -t demo/ping -n -W 1 2>/dev/null && break
     sleep 0.1
 done
 echo "broker: mosquitto on 127.0.0.1:$port"
 
 # The operator's view: every reading and every command response.
-"$ternctl" sub -p "$port" -v -t 'tern/+/telemetry' -t 'tern/+/cmd/resp' -W 20 \
+"$ternctl" sub -h 127.0.0.1 -p "$port" -v -t 'tern/+/telemetry' -t 'tern/+/cmd/resp' -W 20 \
     >"$work/operator.log" 2>&1 &
 sub=$!
 pids="$pids $sub"
@@ -39,10 +39,10 @@ dev=$!
 pids="$pids $dev"
 sleep 1.6
 echo "operator: ternctl pub -t tern/dev-1/cmd -m led=on"
-"$ternctl" pub -p "$port" -q 1 -t tern/dev-1/cmd -m led=on
+"$ternctl" pub -h 127.0.0.1 -p "$port" -q 1 -t tern/dev-1/cmd -m led=on
 sleep 0.6
 echo "operator: ternctl pub -t tern/dev-1/cmd -m stop"
-"$ternctl" pub -p "$port" -q 1 -t tern/dev-1/cmd -m stop
+"$ternctl" pub -h 127.0.0.1 -p "$port" -q 1 -t tern/dev-1/cmd -m stop
 wait "$dev"
 sleep 0.3
 kill "$sub" 2>/dev/null || true

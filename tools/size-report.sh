@@ -43,3 +43,35 @@ END {
     printf "%-35s %8d %8d %8d %8d %8d\n", "total libtern (core+net+sec+app)", lt, ld, lb, lflash, lram
     printf "%-35s %8s %8s %8s %8d %8d\n", "total ports (not part of libtern)", "", "", "", pflash, pram
 }'
+
+# The MQTT client as a firmware links it: tools/size builds the same image with
+# and without every public MQTT call (--gc-sections), for the full library and
+# for a 3.1.1-only build (TERN_MQTT_V5=0). From the link map we sum what was
+# kept of the MQTT objects (code + rodata + data: flash) and, apart, of the
+# libc routines they pulled in that the bare image did not already have.
+linked() { # <map> -> "mqtt_bytes"
+    awk '
+    function hex(s,   i, c, v) {
+        v = 0; s = tolower(s); sub(/^0x/, "", s)
+        for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)) - 1; v = v * 16 + c }
+        return v
+    }
+    /^Linker script and memory map/ { on = 1; next }
+    !on { next }
+    /^ \.(text|rodata|data)/ {
+        if (NF >= 4) { sz = $3; obj = $4 } else { getline; sz = $2; obj = $3 }
+        if (obj ~ /src\/net\/mqtt[^\/]*\.c\.obj|\(mqtt[^\/]*\.c\.obj\)/) total += hex(sz)
+    }
+    END { print total + 0 }' "$1"
+}
+dir="$build/tools/size"
+if [ -f "$dir/size_mqtt.map" ] && [ -f "$dir/size_mqtt_v311.map" ]; then
+    both=$(linked "$dir/size_mqtt.map")
+    v311=$(linked "$dir/size_mqtt_v311.map")
+    echo
+    echo "MQTT client linked into a firmware (codec + session, every public call, -Wl,--gc-sections):"
+    printf "  %-40s %6d B   (budget 12288: coreMQTT v5 18.9 KiB, wolfMQTT v5 12.6 KiB)\n" \
+        "MQTT 5 + 3.1.1 (TERN_MQTT_V5=1)" "$both"
+    printf "  %-40s %6d B   (budget  6144: coreMQTT v2.3.1 7.0 KiB)\n" \
+        "MQTT 3.1.1 only (TERN_MQTT_V5=0)" "$v311"
+fi

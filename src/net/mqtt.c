@@ -124,8 +124,8 @@ static tern_err_t fail(tern_mqtt_t *m, tern_err_t err, tern_ms_t now)
 
 static tern_mqtt_inflight_t *rec_find(tern_mqtt_t *m, uint16_t pid, bool theirs)
 {
-    for (size_t i = 0; i < m->c.inflight_count; i++) {
-        tern_mqtt_inflight_t *r = &m->c.inflight[i];
+    tern_mqtt_inflight_t *r = m->c.inflight;
+    for (size_t i = m->c.inflight_count; i > 0; i--, r++) {
         if (r->stage != TERN_MQTT_STAGE_FREE && r->packet_id == pid &&
             (r->stage == TERN_MQTT_STAGE_PUBREL) == theirs) {
             return r;
@@ -137,12 +137,11 @@ static tern_mqtt_inflight_t *rec_find(tern_mqtt_t *m, uint16_t pid, bool theirs)
 /* Count: [0] free records, [1] the server's QoS 2, [2] ours counting against its Receive Maximum.
  * Returns the oldest record of ours still to send whose stage is in @p stages (a
  * mask of 1 << stage), if any. */
-static tern_mqtt_inflight_t *census(tern_mqtt_t *m, size_t n[3], unsigned stages)
+static tern_mqtt_inflight_t *census(const tern_mqtt_t *m, size_t n[3], unsigned stages)
 {
-    tern_mqtt_inflight_t *first = NULL;
+    tern_mqtt_inflight_t *first = NULL, *r = m->c.inflight;
     memset(n, 0, 3 * sizeof n[0]);
-    for (size_t i = 0; i < m->c.inflight_count; i++) {
-        tern_mqtt_inflight_t *r = &m->c.inflight[i];
+    for (size_t i = m->c.inflight_count; i > 0; i--, r++) {
         if (r->stage == TERN_MQTT_STAGE_FREE) {
             n[0]++;
         } else if (r->stage == TERN_MQTT_STAGE_PUBREL) {
@@ -194,9 +193,11 @@ static void rec_done(tern_mqtt_t *m, tern_mqtt_inflight_t *r, uint8_t reason, te
     emit(m, &ev);
 }
 
-static size_t copy_slot(const tern_mqtt_t *m)
+/* Record @p r's slot of the copy store (which the caller knows is there); *size gets its size. */
+static uint8_t *copy_slot(const tern_mqtt_t *m, const tern_mqtt_inflight_t *r, size_t *size)
 {
-    return m->c.copy ? m->c.copy_size / m->c.inflight_count : 0;
+    *size = m->c.copy_size / m->c.inflight_count;
+    return m->c.copy + (size_t)(r - m->c.inflight) * *size;
 }
 
 /* ------------------------------------------------------------- publish -- */
@@ -226,7 +227,9 @@ static tern_err_t put_publish(tern_mqtt_t *m, tern_mqtt_packet_t *p)
     tern_mqtt_publish_t *pub = &p->publish;
     tern_mqtt_view_t topic = pub->topic;
     unsigned bind = 0;
-    pub->props.present &= ~(uint32_t)TERN_MQTT_HAS_TOPIC_ALIAS;
+    if (TERN_MQTT_V5) { /* 3.1.1 encodes no properties */
+        pub->props.present &= ~(uint32_t)TERN_MQTT_HAS_TOPIC_ALIAS;
+    }
     if (V5(m) && m->lim.alias_max && topic.len) {
         const tern_mqtt_alias_mem_t *a = &m->c.alias_out;
         unsigned i;
@@ -263,8 +266,9 @@ static tern_err_t reproduce(tern_mqtt_t *m, const tern_mqtt_inflight_t *r, tern_
     if (m->c.reproduce) {
         e = m->c.reproduce(m->c.user, r, &p->publish);
     } else if (m->c.copy) {
-        size_t sz = copy_slot(m);
-        e = tern_mqtt_decode(COPY_VER, m->c.copy + (size_t)(r - m->c.inflight) * sz, sz, p);
+        size_t sz;
+        const uint8_t *slot = copy_slot(m, r, &sz);
+        e = tern_mqtt_decode(COPY_VER, slot, sz, p);
     }
     p->publish.qos = r->stage == TERN_MQTT_STAGE_PUBACK ? 1 : 2;
     p->publish.packet_id = r->packet_id;
@@ -362,13 +366,13 @@ tern_err_t tern_mqtt_init(tern_mqtt_t *m, const tern_mqtt_config_t *cfg)
     if (!c->receive_max || c->receive_max > c->inflight_count) {
         c->receive_max = (uint16_t)((c->inflight_count + 1) / 2);
     }
-    if (!c->max_packet) {
-        c->max_packet = (uint32_t)c->rx_size;
-    }
     if (!c->timeout_ms) {
         c->timeout_ms = 10000;
     }
-#if TERN_MQTT_V5
+#if TERN_MQTT_V5 /* what only an MQTT 5 CONNECT announces */
+    if (!c->max_packet) {
+        c->max_packet = (uint32_t)c->rx_size;
+    }
     for (tern_mqtt_alias_mem_t *a = &c->alias_out; a <= &c->alias_in; a++) {
         if (!a->mem || !a->count || a->size / a->count < 3) {
             a->count = 0;
@@ -381,8 +385,7 @@ tern_err_t tern_mqtt_init(tern_mqtt_t *m, const tern_mqtt_config_t *cfg)
     } else {
         c->sub_count = 0;
     }
-    m->resub = (uint16_t)c->sub_count;
-    return TERN_OK;
+    return TERN_OK; /* resub, like every per-connection field, is set by tern_mqtt_connect() */
 }
 
 tern_err_t tern_mqtt_restore(tern_mqtt_t *m)
@@ -483,21 +486,24 @@ tern_err_t tern_mqtt_publish(tern_mqtt_t *m, const tern_mqtt_publish_t *msg, uin
     r->order = m->seq++;
     r->flags = TERN_MQTT_IF_PENDING;
     if (!m->c.reproduce && m->c.copy) {
-        size_t sz = copy_slot(m), len;
-        e = tern_mqtt_encode(COPY_VER, &p, m->c.copy + (size_t)(r - m->c.inflight) * sz, sz, &len);
-        if (e != TERN_OK) {
+        size_t sz, len;
+        uint8_t *slot = copy_slot(m, r, &sz);
+        tern_err_t ce = tern_mqtt_encode(COPY_VER, &p, slot, sz, &len);
+        if (ce != TERN_OK) {
+            e = ce;
             goto drop; /* TERN_ERR_TOO_SMALL: bigger than a copy slot */
         }
-        e = up ? TERN_ERR_BUSY : TERN_ERR_STATE;
     }
     /* go now only if nothing queued is older and the server's quota allows */
     if (up && census(m, n, PUBLISHES) == r && (!TERN_MQTT_V5 || n[2] < m->lim.receive_max)) {
         e = put_publish(m, &p);
+        if (e == TERN_OK) {
+            r->flags = TERN_MQTT_IF_SENT;
+        } else if (e != TERN_ERR_AGAIN) {
+            goto drop; /* it can never go out: refuse it */
+        }
     }
-    if (e == TERN_OK) {
-        r->flags = TERN_MQTT_IF_SENT;
-    } else if (!(m->c.reproduce || m->c.copy) ||
-               (e != TERN_ERR_AGAIN && e != TERN_ERR_BUSY && e != TERN_ERR_STATE)) {
+    if (e != TERN_OK && !(m->c.reproduce || m->c.copy)) {
         goto drop; /* cannot be sent later: refuse it */
     }
     if (packet_id) {
@@ -512,8 +518,8 @@ drop:
 /* The table entry for @p f (len 0: a free one), or NULL. */
 static tern_mqtt_sub_entry_t *sub_find(tern_mqtt_t *m, tern_mqtt_view_t f)
 {
-    for (size_t i = 0; i < m->c.sub_count; i++) {
-        tern_mqtt_sub_entry_t *s = &m->c.subs[i];
+    tern_mqtt_sub_entry_t *s = m->c.subs; /* may be NULL, with sub_count 0 */
+    for (size_t i = m->c.sub_count; i > 0; i--, s++) {
         if (s->sub.filter.len == f.len &&
             (!f.len || memcmp(s->sub.filter.ptr, f.ptr, f.len) == 0)) {
             return s;
@@ -526,7 +532,8 @@ tern_err_t tern_mqtt_subscribe(tern_mqtt_t *m, const tern_mqtt_sub_t *subs, size
                                uint32_t sub_id, uint16_t *packet_id)
 {
     const tern_mqtt_view_t none = { NULL, 0 };
-    size_t need = 0, i;
+    ptrdiff_t need = 0; /* entries the new filters take, less the free ones */
+    size_t i;
     tern_mqtt_sub_entry_t *s;
     if (m->state != ST_CONNECTED) {
         return TERN_ERR_STATE;
@@ -534,17 +541,18 @@ tern_err_t tern_mqtt_subscribe(tern_mqtt_t *m, const tern_mqtt_sub_t *subs, size
     for (i = 0; i < n; i++) {
         need += sub_find(m, subs[i].filter) == NULL;
     }
-    for (i = 0; i < m->c.sub_count; i++) {
-        need -= need && !m->c.subs[i].sub.filter.len;
+    s = m->c.subs;
+    for (i = m->c.sub_count; i > 0; i--, s++) {
+        need -= !s->sub.filter.len;
     }
-    if (m->c.subs && need) {
+    if (m->c.subs && need > 0) {
         return TERN_ERR_FULL; /* checked first: all of them are kept, or none is sent */
     }
     tern_err_t e = put_sub(m, TERN_MQTT_SUBSCRIBE, subs, n, sub_id, packet_id);
-    for (i = 0; e == TERN_OK && i < n; i++) {
-        s = sub_find(m, subs[i].filter);
+    for (; e == TERN_OK && n > 0; n--, subs++) {
+        s = sub_find(m, subs->filter);
         if (s || (s = sub_find(m, none)) != NULL) {
-            s->sub = subs[i];
+            s->sub = *subs;
             s->sub_id = sub_id;
         }
     }
@@ -557,8 +565,8 @@ tern_err_t tern_mqtt_unsubscribe(tern_mqtt_t *m, const tern_mqtt_sub_t *subs, si
     tern_err_t e = m->state != ST_CONNECTED
                        ? TERN_ERR_STATE
                        : put_sub(m, TERN_MQTT_UNSUBSCRIBE, subs, n, 0, packet_id);
-    for (size_t i = 0; e == TERN_OK && i < n; i++) {
-        tern_mqtt_sub_entry_t *s = sub_find(m, subs[i].filter);
+    for (; e == TERN_OK && n > 0; n--, subs++) {
+        tern_mqtt_sub_entry_t *s = sub_find(m, subs->filter);
         if (s) {
             memset(s, 0, sizeof *s);
         }
@@ -568,10 +576,11 @@ tern_err_t tern_mqtt_unsubscribe(tern_mqtt_t *m, const tern_mqtt_sub_t *subs, si
 
 tern_err_t tern_mqtt_disconnect(tern_mqtt_t *m, uint8_t reason, const tern_mqtt_props_t *props)
 {
-    tern_mqtt_packet_t p;
     if (m->state != ST_CONNECTED && m->state != ST_CONNECTING) {
         return TERN_ERR_STATE;
     }
+#if TERN_MQTT_V5
+    tern_mqtt_packet_t p;
     memset(&p, 0, sizeof p);
     p.type = TERN_MQTT_DISCONNECT;
     if (V5(m)) {
@@ -581,9 +590,15 @@ tern_err_t tern_mqtt_disconnect(tern_mqtt_t *m, uint8_t reason, const tern_mqtt_
         }
     }
     tern_err_t e = put(m, &p);
+    reason = p.disconnect.reason;
+#else /* 3.1.1: no reason code, no properties */
+    (void)props;
+    tern_err_t e = put_small(m, TERN_MQTT_DISCONNECT, 0, 0);
+    reason = 0;
+#endif
     if (e == TERN_OK) {
         m->state = ST_CLOSING;
-        m->close_reason = p.disconnect.reason;
+        m->close_reason = reason;
         m->ping_out = 0; /* poll starts the deadline for getting it out */
     }
     return e;
@@ -637,8 +652,11 @@ static tern_err_t rx_publish(tern_mqtt_t *m, tern_mqtt_publish_t *pub, size_t to
             m->rx_mode = RX_SKIP; /* delivered before: only acknowledge again */
         } else {
             if (!r) {
+                /* A server past our Receive Maximum is tolerated while the table has
+                 * room (mosquitto 2.0.11 sends more QoS 2 than announced once PUBRECs
+                 * come back); only when no record is left is it DISCONNECT 0x93. */
                 (void)census(m, n, 0);
-                if (!n[0] || (V5(m) && n[1] >= m->c.receive_max)) {
+                if (!n[0]) {
                     return TERN_ERR_MQTT_RECEIVE_MAX_EXCEEDED;
                 }
                 for (r = m->c.inflight; r->stage != TERN_MQTT_STAGE_FREE; r++) {
@@ -743,7 +761,8 @@ static tern_err_t rx_packet(tern_mqtt_t *m, size_t len, tern_ms_t now)
         l->session_present = a->session_present;
         m->state = ST_CONNECTED;
         /* Resume (session present) or restart (see mqtt.h) every flow. */
-        for (r = m->c.inflight; r < m->c.inflight + m->c.inflight_count; r++) {
+        r = m->c.inflight;
+        for (size_t i = m->c.inflight_count; i > 0; i--, r++) {
             if (!a->session_present) {
                 if (r->stage == TERN_MQTT_STAGE_PUBREL) {
                     memset(r, 0, sizeof *r);
@@ -778,14 +797,17 @@ static tern_err_t rx_packet(tern_mqtt_t *m, size_t len, tern_ms_t now)
             }
         } else if ((p.type == TERN_MQTT_PUBACK) != (r->stage == TERN_MQTT_STAGE_PUBACK)) {
             /* an ack of the other QoS: not ours to act on */
-        } else if (p.type == TERN_MQTT_PUBREC && p.ack.reason < 0x80) {
+        } else if (p.type == TERN_MQTT_PUBREC && (!TERN_MQTT_V5 || p.ack.reason < 0x80)) {
+            /* accepted (a 3.1.1 ack has no reason code: the codec leaves it 0) */
             r->stage = TERN_MQTT_STAGE_PUBCOMP;
             r->order = m->seq++; /* PUBRELs go in the order their PUBRECs came */
             r->flags |= TERN_MQTT_IF_PENDING;
         } else {
             /* PUBACK, failed PUBREC: as the reason says; PUBCOMP: delivered in any case */
             rec_done(m, r, p.ack.reason,
-                     p.type == TERN_MQTT_PUBCOMP ? TERN_OK : tern_mqtt_reason_to_err(p.ack.reason),
+                     p.type == TERN_MQTT_PUBCOMP || !TERN_MQTT_V5
+                         ? TERN_OK
+                         : tern_mqtt_reason_to_err(p.ack.reason),
                      pr);
         }
         break;
@@ -806,8 +828,9 @@ static tern_err_t rx_packet(tern_mqtt_t *m, size_t len, tern_ms_t now)
     case TERN_MQTT_DISCONNECT:
         pr = &p.disconnect.props;
         return end(m, TERN_MQTT_EV_DISCONNECTED,
-                   p.disconnect.reason ? tern_mqtt_reason_to_err(p.disconnect.reason)
-                                       : TERN_ERR_CLOSED,
+                   TERN_MQTT_V5 && p.disconnect.reason
+                       ? tern_mqtt_reason_to_err(p.disconnect.reason)
+                       : TERN_ERR_CLOSED,
                    p.disconnect.reason, pr);
     default: /* PINGRESP */
         m->ping_out = 0;
@@ -859,7 +882,7 @@ static tern_err_t rx_head(tern_mqtt_t *m, size_t plen)
     size_t at = v - k - 1;
     b[at] = b[0];
     for (size_t j = 0; j < k; j++, x >>= 7) {
-        b[at + 1 + j] = (uint8_t)((x & 0x7Fu) | (j + 1 < k ? 0x80u : 0u));
+        b[at + 1 + j] = (uint8_t)((x & 0x7Fu) | (x > 0x7Fu ? 0x80u : 0u));
     }
     tern_err_t e = tern_mqtt_decode((tern_mqtt_version_t)m->ver, b + at, i - at, &p);
     if (e == TERN_OK) {
@@ -991,9 +1014,7 @@ bool tern_mqtt_connected(const tern_mqtt_t *m)
 
 size_t tern_mqtt_pending(const tern_mqtt_t *m)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < m->c.inflight_count; i++) {
-        n += OURS(&m->c.inflight[i]);
-    }
-    return n;
+    size_t n[3];
+    (void)census(m, n, 0);
+    return m->c.inflight_count - n[0] - n[1];
 }

@@ -94,8 +94,8 @@ static const uint8_t *io_bytes(io_t *io, const uint8_t *data, size_t n)
 static uint32_t io_num(io_t *io, uint32_t v, size_t n)
 {
     uint8_t b[4];
-    for (size_t i = 0; i < n; i++) {
-        b[i] = (uint8_t)(v >> (8u * (n - 1u - i)));
+    for (size_t i = n; i-- > 0; v >>= 8) {
+        b[i] = (uint8_t)v;
     }
     const uint8_t *q = io_bytes(io, b, n);
     v = 0;
@@ -168,11 +168,8 @@ static const uint8_t k_v311_connack[6] = { 0x00, 0x84, 0x85, 0x88, 0x86, 0x87 };
 /* The 3.1.1 return code for MQTT 5 CONNACK reason @p code; 6 if there is none. */
 static uint8_t v311_return_code(uint8_t code)
 {
-    uint8_t rc = 0;
-    while (rc < sizeof k_v311_connack && k_v311_connack[rc] != code) {
-        rc++;
-    }
-    return rc;
+    const uint8_t *q = memchr(k_v311_connack, code, sizeof k_v311_connack);
+    return q != NULL ? (uint8_t)(q - k_v311_connack) : (uint8_t)sizeof k_v311_connack;
 }
 
 /* May a packet of @p type carry @p code? (A 3.1.1 CONNACK's return code is checked apart.) */
@@ -513,6 +510,11 @@ tern_err_t tern_mqtt_prop_next(const tern_mqtt_props_t *props, size_t *cursor, u
 
 /* ----------------------------------------------------------- packets -- */
 
+_Static_assert(offsetof(tern_mqtt_subscribe_t, packet_id) ==
+                       offsetof(tern_mqtt_suback_t, packet_id) &&
+                   offsetof(tern_mqtt_subscribe_t, props) == offsetof(tern_mqtt_suback_t, props),
+               "SUBSCRIBE and SUBACK share their head");
+
 /* The optional reason code and properties that end acks, DISCONNECT and AUTH in MQTT 5. */
 static void io_tail(io_t *io, int v5, uint8_t type, uint8_t *reason, tern_mqtt_props_t *p)
 {
@@ -676,16 +678,14 @@ static void io_body(io_t *io, tern_mqtt_version_t ver, tern_mqtt_packet_t *pkt)
     case TERN_MQTT_UNSUBSCRIBE:
     case TERN_MQTT_SUBACK:
     case TERN_MQTT_UNSUBACK: {
-        /* All four start alike; subscribe and suback have packet_id and props first. */
+        /* All four start alike: packet_id and props are the members' common initial sequence. */
         tern_mqtt_suback_t *a = &pkt->suback;
         tern_mqtt_subscribe_t *s = &pkt->subscribe;
-        bool ack = t == TERN_MQTT_SUBACK || t == TERN_MQTT_UNSUBACK;
-        uint16_t *id = ack ? &a->packet_id : &s->packet_id;
-        *id = io_packet_id(io, *id);
+        s->packet_id = io_packet_id(io, s->packet_id);
         if (v5) {
-            io_props(io, t, ack ? &a->props : &s->props);
+            io_props(io, t, &s->props);
         }
-        if (!ack) {
+        if (!(t & 1u)) { /* SUBSCRIBE 8, UNSUBSCRIBE 10; their acks 9 and 11 */
             io_sub_list(io, v5, t, s);
         } else if (v5 || t == TERN_MQTT_SUBACK) { /* a 3.1.1 UNSUBACK has no reason codes */
             io_rest(io, &a->reasons);
@@ -831,7 +831,10 @@ static tern_err_t encode(tern_mqtt_version_t ver, const tern_mqtt_packet_t *in, 
     if (total > cap) {
         return TERN_ERR_TOO_SMALL;
     }
-    io = (io_t){ .enc = true, .buf = buf, .cap = cap, .head = head };
+    io.buf = buf; /* the same walk again (err is still TERN_OK), now writing */
+    io.cap = cap;
+    io.pos = 0;
+    io.head = head;
     io_num(&io, first, 1);
     io_varint(&io, rem);
     io_body(&io, ver, &pkt);

@@ -6,40 +6,40 @@
 
 tern_err_t tern_mqtt_utf8_check(const void *s, size_t len)
 {
-    const uint8_t *p = s;
-    size_t i = 0;
-    while (i < len) {
-        uint32_t c = p[i++];
+    /* Bits a code point needs before it takes 1, 2 or 3 continuation bytes: fewer is an
+     * overlong encoding. */
+    static const uint8_t k_bits[4] = { 0, 7, 11, 16 };
+    const uint8_t *p = s; /* NULL when len is 0 */
+    while (len > 0) {
+        uint32_t c = *p++;
+        len--;
         if (c < 0x80u) {
             if (c == 0) {
                 return TERN_ERR_MQTT_BAD_UTF8; /* U+0000 is forbidden in MQTT strings */
             }
             continue;
         }
-        /* Lead byte: how many continuation bytes, and the smallest code point that
-         * needs this many (anything smaller is an overlong encoding). */
-        size_t more;
-        uint32_t min;
-        if (c >= 0xF8u || c < 0xC0u) {
-            return TERN_ERR_MQTT_BAD_UTF8;
-        } else if (c >= 0xF0u) {
-            more = 3, min = 0x10000u, c &= 0x07u;
-        } else if (c >= 0xE0u) {
-            more = 2, min = 0x800u, c &= 0x0Fu;
-        } else {
-            more = 1, min = 0x80u, c &= 0x1Fu;
+        /* The lead byte's ones after the first: how many continuation bytes follow. */
+        size_t more = 0;
+        uint32_t bit = 0x40u;
+        while (c & bit) {
+            more++;
+            bit >>= 1;
         }
-        if (len - i < more) {
+        if (more - 1u > 2u || len < more) {
             return TERN_ERR_MQTT_BAD_UTF8;
         }
-        while (more-- > 0) {
-            uint8_t b = p[i++];
+        len -= more;
+        c &= bit - 1u;
+        for (size_t k = 0; k < more; k++) {
+            uint8_t b = *p++;
             if ((b & 0xC0u) != 0x80u) {
                 return TERN_ERR_MQTT_BAD_UTF8;
             }
             c = (c << 6) | (b & 0x3Fu);
         }
-        if (c < min || c > 0x10FFFFu || (c >= 0xD800u && c <= 0xDFFFu)) {
+        /* overlong, above U+10FFFF, or a surrogate (U+D800..U+DFFF) */
+        if ((c >> k_bits[more]) == 0 || c > 0x10FFFFu || (c >> 11) == 0x1Bu) {
             return TERN_ERR_MQTT_BAD_UTF8;
         }
     }
@@ -60,10 +60,12 @@ static tern_err_t check_levels(const uint8_t *s, size_t len, tern_err_t bad)
     if (e != TERN_OK) {
         return e;
     }
-    for (size_t i = 0; i < len; i++) {
-        if ((s[i] == '+' || s[i] == '#') &&
-            (bad == TERN_ERR_MQTT_BAD_TOPIC || (i > 0 && s[i - 1] != '/') ||
-             (i + 1 < len && (s[i] == '#' || s[i + 1] != '/')))) {
+    uint8_t prev = '/';
+    for (size_t i = 0; i < len; prev = s[i++]) {
+        uint8_t c = s[i];
+        /* nothing after '#', and '/' after '+'; a wildcard only where a level starts */
+        if (prev == '#' || (prev == '+' && c != '/') ||
+            ((c == '+' || c == '#') && (bad == TERN_ERR_MQTT_BAD_TOPIC || prev != '/'))) {
             return bad;
         }
     }
@@ -81,11 +83,8 @@ static size_t share_prefix(const uint8_t *f, size_t len)
     if (len < 7 || memcmp(f, "$share/", 7) != 0) {
         return 0;
     }
-    size_t i = 7;
-    while (i < len && f[i] != '/') {
-        i++;
-    }
-    return i + (i < len);
+    const uint8_t *slash = memchr(f + 7, '/', len - 7);
+    return slash != NULL ? (size_t)(slash - f) + 1u : len;
 }
 
 tern_err_t tern_mqtt_filter_check(const void *s, size_t len)
@@ -93,9 +92,10 @@ tern_err_t tern_mqtt_filter_check(const void *s, size_t len)
     const uint8_t *f = s;
     size_t skip = share_prefix(f, len);
     if (skip != 0) {
-        /* The group is one non-empty level without wildcards, and a filter must follow it. */
-        if (skip == 8 || f[skip - 1] != '/' || skip == len ||
-            memchr(f + 7, '+', skip - 7) != NULL || memchr(f + 7, '#', skip - 7) != NULL) {
+        /* The group is one non-empty level without wildcards, and a filter must follow it (a
+         * prefix without the '/' after the group is the whole filter: skip == len). */
+        if (skip == 8 || skip == len || memchr(f + 7, '+', skip - 7) != NULL ||
+            memchr(f + 7, '#', skip - 7) != NULL) {
             return TERN_ERR_MQTT_BAD_FILTER;
         }
         tern_err_t e = tern_mqtt_utf8_check(f, skip);
@@ -117,27 +117,25 @@ bool tern_mqtt_topic_match(const void *filter, size_t filter_len, const void *to
     if (filter_len == 0 || topic_len == 0 || (t[0] == '$' && (f[0] == '+' || f[0] == '#'))) {
         return false;
     }
-    size_t i = 0, j = 0;
-    while (i < filter_len) {
-        if (f[i] == '#') {
+    const uint8_t *f_end = f + filter_len, *t_end = t + topic_len;
+    while (f < f_end) {
+        if (*f == '#') {
             return true;
         }
-        if (f[i] == '+') {
-            while (j < topic_len && t[j] != '/') {
-                j++;
+        if (*f == '+') {
+            while (t < t_end && *t != '/') {
+                t++;
             }
-            i++;
+            f++;
             continue;
         }
-        if (j == topic_len) {
+        if (t == t_end) {
             /* "a/#" also matches "a": the parent of what '#' stands for. */
-            return filter_len - i == 2 && f[i] == '/' && f[i + 1] == '#';
+            return f_end - f == 2 && f[0] == '/' && f[1] == '#';
         }
-        if (f[i] != t[j]) {
+        if (*f++ != *t++) {
             return false;
         }
-        i++;
-        j++;
     }
-    return j == topic_len;
+    return t == t_end;
 }

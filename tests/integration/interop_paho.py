@@ -79,7 +79,7 @@ def paho_to_ternctl(port, version, qos):
     """ternctl sub receives what paho publishes, in order, exactly once."""
     topic = f"interop/p2t/v{version}/q{qos}"
     msgs = [f"paho-{version}-{qos}-{i}" for i in range(5)]
-    sub = subprocess.Popen([TERNCTL, "sub", "-p", str(port), "-V", version, "-q", str(qos),
+    sub = subprocess.Popen([TERNCTL, "sub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-q", str(qos),
                             "-t", topic, "-C", str(len(msgs)), "-W", str(TIMEOUT)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)  # let the subscription land before publishing
@@ -117,7 +117,7 @@ def ternctl_to_paho(port, version, qos):
     c.subscribe(topic, qos=qos)
     if not subscribed.wait(TIMEOUT):
         return "paho SUBACK missing"
-    args = [TERNCTL, "pub", "-p", str(port), "-V", version, "-q", str(qos), "-t", topic,
+    args = [TERNCTL, "pub", "-h", "127.0.0.1", "-p", str(port), "-V", version, "-q", str(qos), "-t", topic,
             "-m", f"tern-{version}-{qos}", "--repeat", "3"]
     if version == "5":
         args += ["-D", "device=dev-42", "-D", "seq=7"]

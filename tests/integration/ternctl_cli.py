@@ -25,13 +25,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(*args, timeout=20, stdin=None):
-    return subprocess.run([TERNCTL, *args], capture_output=True, text=True, timeout=timeout,
-                          input=stdin)
+# Every connection names 127.0.0.1: these tests are about ternctl, not the resolver.
+def run(verb, *args, timeout=20, stdin=None):
+    return subprocess.run([TERNCTL, verb, "-h", "127.0.0.1", *args], capture_output=True,
+                          text=True, timeout=timeout, input=stdin)
 
 
 def sub_bg(*args):
-    p = subprocess.Popen([TERNCTL, "sub", *args], stdout=subprocess.PIPE,
+    p = subprocess.Popen([TERNCTL, "sub", "-h", "127.0.0.1", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     return p
@@ -59,7 +60,7 @@ def main():
         except OSError:
             time.sleep(0.05)
     p = str(port)
-    tls = ["-h", "localhost", "-p", str(tls_port), "--cafile", f"{pki}/ca.crt"]
+    tls = ["--tls-hostname", "localhost", "-p", str(tls_port), "--cafile", f"{pki}/ca.crt"]
     mtls = tls + ["--cert", f"{pki}/client.crt", "--key", f"{pki}/client.key"]
     results = []
 
@@ -119,12 +120,13 @@ def main():
         r = run("pub", *tls, "-t", "cli/tls", "-m", "x")
         case("mTLS listener refuses a client without a certificate", r.returncode == 1, r.stderr)
 
-        r = run("pub", "-h", "localhost", "-p", str(tls_port), "--cafile", f"{pki}/other-ca.crt",
+        r = run("pub", "--tls-hostname", "localhost", "-p", str(tls_port),
+                "--cafile", f"{pki}/other-ca.crt",
                 "--cert", f"{pki}/client.crt", "--key", f"{pki}/client.key", "-t", "x", "-m", "x")
         case("a server outside the trusted CA is refused (certificate error)",
              r.returncode == 1 and "certificate" in r.stderr, r.stderr)
 
-        r = run("pub", "-h", "127.0.0.1", "-p", str(tls_port), "--tls-hostname", "wrong.example",
+        r = run("pub", "-p", str(tls_port), "--tls-hostname", "wrong.example",
                 "--cafile", f"{pki}/ca.crt", "--cert", f"{pki}/client.crt", "--key",
                 f"{pki}/client.key", "-t", "x", "-m", "x")
         case("a server certificate for another name is refused",

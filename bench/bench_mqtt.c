@@ -204,8 +204,11 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
         if (side.connected) {
             double t0 = now_s();
             for (uint32_t i = 0; i < n; i++) {
-                if (mosquitto_publish(mq, NULL, "bench/mosquitto", PAYLOAD, g_payload, qos,
-                                      false) != MOSQ_ERR_SUCCESS) {
+                int rc =
+                    mosquitto_publish(mq, NULL, "bench/mosquitto", PAYLOAD, g_payload, qos, false);
+                if (rc != MOSQ_ERR_SUCCESS) {
+                    fprintf(stderr, "bench_mqtt: libmosquitto publish %u: %s\n", i,
+                            mosquitto_strerror(rc));
                     break;
                 }
                 /* Let the library move bytes as a real application loop would. */
@@ -216,13 +219,18 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
             mosquitto_publish(mq, &side.marker_mid, "bench/mosquitto", 1, g_payload, 1, false);
             t_end = now_s() + 60;
             while (!side.marker_done && now_s() < t_end) {
-                if (mosquitto_loop(mq, 100, 1) != MOSQ_ERR_SUCCESS) {
+                int rc = mosquitto_loop(mq, 100, 1);
+                if (rc != MOSQ_ERR_SUCCESS) {
+                    fprintf(stderr, "bench_mqtt: libmosquitto loop: %s\n", mosquitto_strerror(rc));
                     break;
                 }
             }
             double dt = now_s() - t0;
             if (side.marker_done && side.published == n) {
                 rate = (double)n / dt;
+            } else {
+                fprintf(stderr, "bench_mqtt: libmosquitto: marker %s, %u of %u published\n",
+                        side.marker_done ? "acked" : "not acked", side.published, n);
             }
         }
         mosquitto_disconnect(mq);

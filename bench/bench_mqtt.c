@@ -34,7 +34,7 @@ static double now_s(void)
 /* ------------------------------------------------------------------ tern -- */
 
 typedef struct {
-    bool connected, ended;
+    bool ended;
     uint32_t acked;
     bool marker_done;
 } tern_side_t;
@@ -43,9 +43,6 @@ static void tern_event(void *user, const tern_mqtt_event_t *ev)
 {
     tern_side_t *s = user;
     switch (ev->type) {
-    case TERN_MQTT_EV_CONNECTED:
-        s->connected = true;
-        break;
     case TERN_MQTT_EV_PUBLISHED:
         if (ev->token == UINT32_MAX) {
             s->marker_done = true;
@@ -72,12 +69,6 @@ static tern_err_t tern_reproduce(void *user, const tern_mqtt_inflight_t *rec,
     msg->payload.ptr = g_payload;
     msg->payload.len = rec->token == UINT32_MAX ? 1 : PAYLOAD;
     return TERN_OK;
-}
-
-static bool until_connected(void *arg)
-{
-    const tern_side_t *s = arg;
-    return s->connected || s->ended;
 }
 
 static bool until_marker(void *arg)
@@ -116,37 +107,20 @@ static double run_tern(uint16_t port, uint8_t qos, uint32_t n)
         tern_mqtt_init(&m, &cfg) != TERN_OK) {
         return -1;
     }
-    tern_transport_t t = tern_posix_conn_transport(&conn);
     double t0 = 0;
-    tern_err_t err = tern_mqtt_connect(&m, &t, TERN_MQTT_PROTO_V311, &cn, tern_clock_now(&clock));
+    tern_err_t err = tern_posix_mqtt_connect(&m, &conn, &clock, TERN_MQTT_PROTO_V311, &cn, 5000);
     if (err == TERN_OK) {
-        err = tern_posix_mqtt_run(&m, &conn, &clock, until_connected, &side, 5000);
-    }
-    if (err == TERN_OK && side.connected) {
         tern_mqtt_publish_t msg = { .qos = qos,
                                     .topic = TERN_MQTT_STR("bench/tern"),
                                     .payload = { g_payload, PAYLOAD } };
         t0 = now_s();
-        bool polled = false;
-        for (uint32_t i = 0; i <= n && err == TERN_OK;) {
-            bool marker = i == n;
-            if (marker) {
-                msg.qos = 1;
-                msg.payload.len = 1;
-            }
-            err = tern_mqtt_publish(&m, &msg, marker ? UINT32_MAX : i, NULL);
-            if (err == TERN_ERR_AGAIN || err == TERN_ERR_BUSY) {
-                /* tx buffer or window full: move bytes and read acks, retry at
-                 * once, and only sleep on the socket if that did not help. */
-                if (polled) {
-                    (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&m), 100);
-                }
-                err = tern_mqtt_poll(&m, tern_clock_now(&clock));
-                polled = true;
-                continue;
-            }
-            polled = false;
-            i++;
+        for (uint32_t i = 0; i < n && err == TERN_OK; i++) {
+            err = tern_posix_mqtt_publish(&m, &conn, &clock, &msg, i, 60000);
+        }
+        msg.qos = 1; /* the marker */
+        msg.payload.len = 1;
+        if (err == TERN_OK) {
+            err = tern_posix_mqtt_publish(&m, &conn, &clock, &msg, UINT32_MAX, 60000);
         }
         if (err == TERN_OK) {
             err = tern_posix_mqtt_run(&m, &conn, &clock, until_marker, &side, 60000);

@@ -79,12 +79,6 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
     }
 }
 
-static bool until_connected(void *arg)
-{
-    const device_t *d = arg;
-    return d->connected || d->ended;
-}
-
 static bool until_ended(void *arg)
 {
     return ((const device_t *)arg)->ended;
@@ -135,12 +129,8 @@ int main(int argc, char **argv)
         err = tern_mqtt_init(&d.m, &cfg);
     }
     tern_mqtt_connect_t cn = { .client_id = sview(d.id), .keep_alive = 30, .clean_start = true };
-    tern_transport_t t = tern_posix_conn_transport(&conn);
     if (err == TERN_OK) {
-        err = tern_mqtt_connect(&d.m, &t, TERN_MQTT_PROTO_V5, &cn, tern_clock_now(&hal->clock));
-    }
-    if (err == TERN_OK) {
-        err = tern_posix_mqtt_run(&d.m, &conn, &hal->clock, until_connected, &d, 5000);
+        err = tern_posix_mqtt_connect(&d.m, &conn, &hal->clock, TERN_MQTT_PROTO_V5, &cn, 5000);
     }
     tern_mqtt_sub_t sub = { sview(d.topic_cmd), 1 };
     if (err == TERN_OK && d.connected) {

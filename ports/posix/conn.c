@@ -114,3 +114,46 @@ tern_err_t tern_posix_mqtt_run(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_
         (void)tern_posix_conn_wait(c, tern_mqtt_want_write(m), wait < left ? wait : left);
     }
 }
+
+static bool until_connected(void *arg)
+{
+    return tern_mqtt_connected(arg);
+}
+
+tern_err_t tern_posix_mqtt_connect(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,
+                                   tern_mqtt_version_t ver, const tern_mqtt_connect_t *cn,
+                                   uint32_t timeout_ms)
+{
+    tern_transport_t t = tern_posix_conn_transport(c);
+    tern_err_t err = tern_mqtt_connect(m, &t, ver, cn, tern_clock_now(clock));
+    if (err == TERN_OK) {
+        err = tern_posix_mqtt_run(m, c, clock, until_connected, m, timeout_ms);
+    }
+    return err;
+}
+
+tern_err_t tern_posix_mqtt_publish(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,
+                                   const tern_mqtt_publish_t *msg, uint32_t token,
+                                   uint32_t timeout_ms)
+{
+    tern_ms_t deadline = tern_deadline_in(tern_clock_now(clock), timeout_ms);
+    bool polled = false;
+    for (;;) {
+        tern_err_t err = tern_mqtt_publish(m, msg, token, NULL);
+        if (err != TERN_ERR_AGAIN && err != TERN_ERR_BUSY) {
+            return err;
+        }
+        tern_ms_t now = tern_clock_now(clock);
+        if (tern_deadline_passed(now, deadline)) {
+            return TERN_ERR_TIMEOUT;
+        }
+        if (polled) {
+            uint32_t left = tern_deadline_remaining(now, deadline);
+            (void)tern_posix_conn_wait(c, tern_mqtt_want_write(m), left < 100u ? left : 100u);
+        }
+        if ((err = tern_mqtt_poll(m, tern_clock_now(clock))) != TERN_OK) {
+            return err;
+        }
+        polled = true;
+    }
+}

@@ -373,12 +373,6 @@ static tern_err_t reproduce(void *user, const tern_mqtt_inflight_t *rec, tern_mq
     return TERN_OK;
 }
 
-static bool until_connected(void *arg)
-{
-    const app_t *a = arg;
-    return a->connected || a->ended;
-}
-
 static bool until_published(void *arg)
 {
     const app_t *a = arg;
@@ -469,19 +463,12 @@ static int run(const opts_t *o, bool pub)
     }
     cn.props.list = o->uprops;
     cn.props.list_count = o->n_uprops;
-    tern_transport_t t = tern_posix_conn_transport(&conn);
     if (err == TERN_OK) {
-        err = tern_mqtt_connect(&m, &t, o->ver, &cn, tern_clock_now(&clock));
-    }
-    if (err == TERN_OK) {
-        err = tern_posix_mqtt_run(&m, &conn, &clock, until_connected, &a, timeout_ms);
-    }
-    if (err == TERN_OK && !a.connected) {
-        err = a.end_err != TERN_OK ? a.end_err : TERN_ERR_CONNECT;
+        err = tern_posix_mqtt_connect(&m, &conn, &clock, o->ver, &cn, timeout_ms);
     }
     if (err != TERN_OK) {
         tern_posix_conn_close(&conn);
-        return a.ended ? 1 : fail("connect", err);
+        return a.ended ? 1 : fail("connect", err); /* a refusal was reported by the event */
     }
 
     if (pub) {
@@ -492,23 +479,11 @@ static int run(const opts_t *o, bool pub)
         msg->payload = o->message;
         msg->props.list = o->uprops;
         msg->props.list_count = o->n_uprops;
-        bool polled = false;
-        for (long i = 0; i < o->repeat && err == TERN_OK;) {
-            err = tern_mqtt_publish(&m, msg, (uint32_t)i, NULL);
-            if (err == TERN_ERR_AGAIN || err == TERN_ERR_BUSY) {
-                /* Full: poll and retry at once; sleep only if polling did not help. */
-                if (polled) {
-                    (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&m), 100);
-                }
-                err = tern_mqtt_poll(&m, tern_clock_now(&clock));
-                polled = true;
-                continue;
-            }
-            polled = false;
+        for (long i = 0; i < o->repeat && err == TERN_OK; i++) {
+            err = tern_posix_mqtt_publish(&m, &conn, &clock, msg, (uint32_t)i, timeout_ms);
             if (err == TERN_OK && o->qos == 0) {
                 a.published++;
             }
-            i++;
         }
         if (err == TERN_OK) {
             err = tern_posix_mqtt_run(&m, &conn, &clock, until_published, &a, timeout_ms);

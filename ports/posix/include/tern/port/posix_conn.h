@@ -76,6 +76,25 @@ typedef bool (*tern_posix_until_fn)(void *arg);
 tern_err_t tern_posix_mqtt_run(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,
                                tern_posix_until_fn until, void *arg, uint32_t timeout_ms);
 
+/**
+ * Start an MQTT session over @p c (connected) and run it until the CONNACK:
+ * TERN_OK once connected, the refusal's error (TERN_ERR_MQTT_NOT_AUTHORIZED
+ * ...), or TERN_ERR_TIMEOUT after @p timeout_ms.
+ */
+tern_err_t tern_posix_mqtt_connect(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,
+                                   tern_mqtt_version_t ver, const tern_mqtt_connect_t *cn,
+                                   uint32_t timeout_ms);
+
+/**
+ * tern_mqtt_publish() that waits instead of refusing: while the tx buffer or
+ * the in-flight window is full (TERN_ERR_AGAIN, TERN_ERR_BUSY) it polls the
+ * session, and sleeps on the socket only when polling did not make room.
+ * TERN_OK once queued, TERN_ERR_TIMEOUT after @p timeout_ms, or the error.
+ */
+tern_err_t tern_posix_mqtt_publish(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,
+                                   const tern_mqtt_publish_t *msg, uint32_t token,
+                                   uint32_t timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # The MQTT part of `make demo`: a real mosquitto on a free loopback port, a
-# device (examples/device) publishing telemetry, an operator watching it with
-# `ternctl sub`, and commands sent back down with `ternctl pub`.
+# device (examples/device) publishing telemetry at QoS 1, an operator watching
+# with `ternctl sub` and sending commands with `ternctl pub`; midway the broker
+# is stopped and restarted, the device reconnects after a jittered backoff and
+# resumes its session, and the operator checks that no reading was lost.
 # Usage: tools/demo-mqtt.sh <build dir>
 set -eu
 build=${1:-build/debug}
@@ -18,34 +20,56 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-printf 'user %s\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$(id -un)" "$port" >"$work/mosquitto.conf"
-/usr/sbin/mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
-pids="$!"
-for _ in $(seq 50); do
-    "$ternctl" pub -h 127.0.0.1 -p "$port" -t demo/ping -n -W 1 2>/dev/null && break
-    sleep 0.1
-done
-echo "broker: mosquitto on 127.0.0.1:$port"
+printf 'user %s\nlistener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n' \
+    "$(id -un)" "$port" "$work" >"$work/mosquitto.conf"
+start_broker() {
+    /usr/sbin/mosquitto -c "$work/mosquitto.conf" >>"$work/broker.log" 2>&1 &
+    broker=$!
+    pids="$pids $broker"
+    for _ in $(seq 50); do
+        "$ternctl" pub -h 127.0.0.1 -p "$port" -t demo/ping -n -W 1 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "demo: mosquitto did not start" >&2
+    return 1
+}
+# The operator keeps a persistent session, so what arrives while it is away waits for it.
+operator() {
+    "$ternctl" sub -h 127.0.0.1 -p "$port" -i operator -c -x 300 -q 1 -v \
+        -t 'tern/+/telemetry' -t 'tern/+/cmd/resp' -W 30 >>"$work/operator.log" 2>/dev/null &
+    sub=$!
+    pids="$pids $sub"
+}
 
-# The operator's view: every reading and every command response.
-"$ternctl" sub -h 127.0.0.1 -p "$port" -v -t 'tern/+/telemetry' -t 'tern/+/cmd/resp' -W 20 \
-    >"$work/operator.log" 2>&1 &
-sub=$!
-pids="$pids $sub"
+start_broker
+echo "broker: mosquitto on 127.0.0.1:$port (persistence on)"
+operator
 sleep 0.5
-
 "$device" 127.0.0.1 "$port" dev-1 &
 dev=$!
 pids="$pids $dev"
 sleep 1.6
 echo "operator: ternctl pub -t tern/dev-1/cmd -m led=on"
 "$ternctl" pub -h 127.0.0.1 -p "$port" -q 1 -t tern/dev-1/cmd -m led=on
-sleep 0.6
+sleep 0.5
+echo "demo: stopping the broker for 3 s"
+kill "$broker"
+wait "$broker" 2>/dev/null || true
+sleep 3
+start_broker
+echo "demo: broker is back"
+operator
+sleep 2.5
 echo "operator: ternctl pub -t tern/dev-1/cmd -m stop"
 "$ternctl" pub -h 127.0.0.1 -p "$port" -q 1 -t tern/dev-1/cmd -m stop
 wait "$dev"
-sleep 0.3
+sleep 0.5
 kill "$sub" 2>/dev/null || true
 sed 's/^/operator sees: /' "$work/operator.log"
 grep -q "tern/dev-1/cmd/resp done: stop" "$work/operator.log"
-echo "demo: telemetry went up, commands came down and were answered"
+# Every reading 0..last arrived at least once (QoS 1 may repeat one after a reconnect).
+last=$(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$work/operator.log" | sort -n | tail -1)
+seen=$(sed -n 's/.*"seq":\([0-9]*\).*/\1/p' "$work/operator.log" | sort -nu | wc -l)
+echo "demo: readings 0..$last, $seen distinct received, $((last + 1 - seen)) missing"
+[ "$seen" -eq $((last + 1)) ]
+echo "demo: telemetry went up, commands came down, the broker restart lost nothing"

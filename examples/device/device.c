@@ -6,7 +6,9 @@
  * tern/<id>/cmd with a response (MQTT 5 request/response: the command's
  * Response Topic and Correlation Data, or tern/<id>/cmd/resp), and stops on
  * the command "stop". Its loop is the device loop: poll the session, sleep on
- * the socket until the session's next deadline.
+ * the socket until the session's next deadline. When the broker goes away it
+ * keeps taking readings (the session queues them), reconnects after a
+ * full-jitter backoff and resumes its session, so nothing is lost.
  *
  * usage: tern_device HOST PORT DEVICE_ID
  */
@@ -14,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "tern/backoff.h"
 #include "tern/mqtt.h"
 #include "tern/port/posix.h"
 #include "tern/port/posix_conn.h"
 
-enum { PERIOD_MS = 500, INFLIGHT = 8 };
+enum { PERIOD_MS = 500, INFLIGHT = 32 }; /* 32 readings: a 15 s outage */
 
 typedef struct {
     const char *id;
@@ -70,6 +74,7 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
     case TERN_MQTT_EV_DISCONNECTED:
     case TERN_MQTT_EV_LINK_DEAD:
         d->ended = true;
+        d->connected = false;
         if (ev->err != TERN_OK) {
             printf("device %s: connection ended: %s\n", d->id, tern_strerror(ev->err));
         }
@@ -110,7 +115,8 @@ int main(int argc, char **argv)
 
     tern_posix_conn_config_t ccfg = { argv[1], (uint16_t)atoi(argv[2]), NULL, NULL };
     tern_posix_conn_t conn;
-    tern_err_t err = tern_posix_conn_establish(&conn, &ccfg, &hal->clock, 5000);
+    memset(&conn, 0, sizeof conn);
+    conn.tcp.fd = -1;
     tern_mqtt_config_t cfg = {
         .tx = tx,
         .rx = rx,
@@ -125,48 +131,97 @@ int main(int argc, char **argv)
         .on_event = on_event,
         .user = &d,
     };
+    /* Reconnects wait a full-jitter backoff: 0.5 s window doubling up to 8 s. */
+    tern_backoff_config_t bcfg2 = { TERN_BACKOFF_FULL_JITTER, 500, 8000, 0, 0 };
+    tern_backoff_t backoff;
+    tern_err_t err = tern_mqtt_init(&d.m, &cfg);
     if (err == TERN_OK) {
-        err = tern_mqtt_init(&d.m, &cfg);
+        err = tern_backoff_init(&backoff, &bcfg2, &hal->rng);
     }
-    tern_mqtt_connect_t cn = { .client_id = sview(d.id), .keep_alive = 30, .clean_start = true };
-    if (err == TERN_OK) {
-        err = tern_posix_mqtt_connect(&d.m, &conn, &hal->clock, TERN_MQTT_PROTO_V5, &cn, 5000);
-    }
+    /* Never a clean start: every connect resumes the device's session if the broker
+     * has it (Session Present), so the broker keeps the subscription and queued
+     * commands, and the session resends what was in flight. */
+    tern_mqtt_connect_t cn = { .client_id = sview(d.id), .keep_alive = 5, .clean_start = false };
+    cn.props.present = TERN_MQTT_HAS_SESSION_EXPIRY;
+    cn.props.session_expiry = 300;
     tern_mqtt_sub_t sub = { sview(d.topic_cmd), 1 };
-    if (err == TERN_OK && d.connected) {
-        err = tern_mqtt_subscribe(&d.m, &sub, 1, 0, NULL);
-    }
+    bool online = false, subscribed = false;
+    tern_ms_t next = tern_clock_now(&hal->clock), retry_at = next;
 
-    /* The device loop: a reading every PERIOD_MS, commands whenever they come. */
-    tern_ms_t next = tern_clock_now(&hal->clock);
-    while (err == TERN_OK && d.connected && !d.ended && !d.stop) {
+    /* The device loop: a reading every PERIOD_MS, online or not (the session queues
+     * QoS 1 readings while offline); commands whenever they come; reconnect on loss. */
+    while (err == TERN_OK && !d.stop) {
         tern_ms_t now = tern_clock_now(&hal->clock);
-        if (tern_deadline_passed(now, next)) {
+        if (!online && tern_deadline_passed(now, retry_at)) {
+            tern_err_t cerr = tern_posix_conn_establish(&conn, &ccfg, &hal->clock, 2000);
+            if (cerr == TERN_OK) {
+                d.ended = false;
+                cerr = tern_posix_mqtt_connect(&d.m, &conn, &hal->clock, TERN_MQTT_PROTO_V5, &cn,
+                                               3000);
+            }
+            if (cerr == TERN_OK && d.connected) {
+                online = true;
+                tern_backoff_reset(&backoff);
+                if (!subscribed) {
+                    err = tern_mqtt_subscribe(&d.m, &sub, 1, 0, NULL);
+                    subscribed = err == TERN_OK;
+                }
+            } else {
+                uint32_t delay = 0;
+                tern_posix_conn_close(&conn);
+                err = tern_backoff_next(&backoff, &delay);
+                printf("device %s: broker unreachable (%s), retry %u in %u ms\n", d.id,
+                       tern_strerror(cerr), (unsigned)tern_backoff_attempts(&backoff),
+                       (unsigned)delay);
+                retry_at = tern_deadline_in(tern_clock_now(&hal->clock), delay);
+            }
+        }
+        now = tern_clock_now(&hal->clock);
+        if (err == TERN_OK && tern_deadline_passed(now, next)) {
             char body[64];
             uint32_t r;
             (void)tern_rng_uniform(&hal->rng, 200, &r);
-            snprintf(body, sizeof body, "{\"seq\":%u,\"temp_c\":%u.%02u}", (unsigned)d.seq++,
+            snprintf(body, sizeof body, "{\"seq\":%u,\"temp_c\":%u.%02u}", (unsigned)d.seq,
                      (unsigned)(20 + r / 100), (unsigned)(r % 100));
             tern_mqtt_publish_t p = { .qos = 1,
                                       .topic = sview(d.topic_tele),
                                       .payload = sview(body) };
-            err = tern_mqtt_publish(&d.m, &p, d.seq, NULL);
-            if (err == TERN_ERR_BUSY || err == TERN_ERR_AGAIN) {
-                err = TERN_OK; /* the window is full: this reading waits for the next tick */
+            tern_err_t perr = tern_mqtt_publish(&d.m, &p, d.seq, NULL);
+            if (perr == TERN_OK) {
+                d.seq++;
+            } else {
+                /* the in-flight table is full (long outage): this reading is skipped */
+                printf("device %s: reading not queued: %s\n", d.id, tern_strerror(perr));
             }
             next = tern_deadline_in(now, PERIOD_MS);
         }
-        if (err == TERN_OK) {
-            err = tern_mqtt_poll(&d.m, now);
+        if (online) {
+            tern_err_t perr = tern_mqtt_poll(&d.m, now);
+            if (perr != TERN_OK || d.ended) {
+                uint32_t delay = 0;
+                online = false;
+                d.connected = false;
+                tern_posix_conn_close(&conn);
+                err = tern_backoff_next(&backoff, &delay);
+                printf("device %s: connection lost (%s), reconnecting in %u ms\n", d.id,
+                       tern_strerror(perr != TERN_OK ? perr : TERN_ERR_CLOSED), (unsigned)delay);
+                retry_at = tern_deadline_in(tern_clock_now(&hal->clock), delay);
+                continue;
+            }
         }
-        tern_ms_t wake = tern_mqtt_next_deadline(&d.m, now);
+        tern_ms_t wake = online ? tern_mqtt_next_deadline(&d.m, now) : retry_at;
         if (tern_time_before(next, wake)) {
             wake = next;
         }
-        (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&d.m),
-                                   tern_deadline_remaining(now, wake));
+        uint32_t wait_ms = tern_deadline_remaining(now, wake);
+        if (online) {
+            (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&d.m), wait_ms);
+        } else {
+            struct timespec ts = { (time_t)(wait_ms / 1000u), (long)(wait_ms % 1000u) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
     }
-    if (err == TERN_OK && d.stop) {
+    if (err == TERN_OK && d.stop && online) {
         /* Let the reply to "stop" leave, then say goodbye properly. */
         tern_ms_t until = tern_deadline_in(tern_clock_now(&hal->clock), 2000);
         while (tern_mqtt_pending(&d.m) > 0 &&

@@ -20,7 +20,7 @@
 #include "tern/port/posix_conn.h"
 #include "tern_broker.h"
 
-enum { PAYLOAD = 64, WINDOW = 20, RUNS = 3 };
+enum { PAYLOAD = 64, WINDOW = 20, RUNS = 5 };
 static const uint32_t k_count[3] = { 200000, 50000, 0 }; /* by QoS */
 static uint8_t g_payload[PAYLOAD];
 
@@ -178,8 +178,7 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
         if (side.connected) {
             double t0 = now_s();
             for (uint32_t i = 0; i < n; i++) {
-                int rc =
-                    mosquitto_publish(mq, NULL, "bench/mosquitto", PAYLOAD, g_payload, qos, false);
+                int rc = mosquitto_publish(mq, NULL, "bench/mosq", PAYLOAD, g_payload, qos, false);
                 if (rc != MOSQ_ERR_SUCCESS) {
                     fprintf(stderr, "bench_mqtt: libmosquitto publish %u: %s\n", i,
                             mosquitto_strerror(rc));
@@ -190,7 +189,7 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
                     mosquitto_loop(mq, 0, 1);
                 }
             }
-            mosquitto_publish(mq, &side.marker_mid, "bench/mosquitto", 1, g_payload, 1, false);
+            mosquitto_publish(mq, &side.marker_mid, "bench/mosq", 1, g_payload, 1, false);
             t_end = now_s() + 60;
             while (!side.marker_done && now_s() < t_end) {
                 int rc = mosquitto_loop(mq, 100, 1);

@@ -15,10 +15,16 @@
 #include <unistd.h>
 
 #include "tern/mqtt.h"
+#include "tern/outbox.h"
 #include "tern/port/posix.h"
 #include "tern/port/posix_conn.h"
 
 enum { MAX_USER_PROPS = 16, MAX_TOPICS = 16, INFLIGHT = 32 };
+
+/* The outbox file of `pub --outbox`: 1 MiB of simulated NOR in 16 KiB sectors,
+ * messages up to 512 bytes: room for about 1,800 waiting messages. (The outbox
+ * scans its slots on every call, so a bigger file is slower per message.) */
+enum { OUTBOX_SIZE = 1u << 20, OUTBOX_SECTOR = 16u << 10, OUTBOX_MAX_PAYLOAD = 512 };
 
 typedef struct {
     /* connection */
@@ -36,7 +42,9 @@ typedef struct {
     const char *topics[MAX_TOPICS];
     size_t n_topics;
     uint8_t qos;
-    bool retain, verbose, no_local;
+    bool retain, verbose, no_local, have_msg;
+    const char *outbox;          /* pub --outbox FILE: store-and-forward through a flash file */
+    tern_outbox_prio_t priority; /* --priority */
     tern_mqtt_view_t message;
     uint8_t *owned; /* message bytes read from a file or stdin */
     long repeat, count;
@@ -49,6 +57,13 @@ typedef struct {
     tern_err_t end_err;
     long published, received;
     size_t suback_failures;
+    /* pub --outbox */
+    tern_outbox_t *ob;
+    tern_mqtt_inflight_t *inflight;
+    size_t inflight_count;
+    uint8_t payload[OUTBOX_MAX_PAYLOAD];
+    char seq_text[12];
+    tern_mqtt_prop_t props[MAX_USER_PROPS + 1];
 } app_t;
 
 static void usage(FILE *f)
@@ -61,6 +76,10 @@ static void usage(FILE *f)
                "  -W TIMEOUT_S (pub 30, sub forever)  --cafile F [--cert F --key F]\n"
                "  --tls-hostname NAME  --alpn PROTO\n"
                "pub: -q QOS  -r (retain)  --repeat N\n"
+               "     --outbox FILE [--priority critical|normal|bulk]: queue the messages in a\n"
+               "     persistent outbox on FILE first, then send them; run again on the same\n"
+               "     FILE (with or without -m) to resume after a crash. Each message carries\n"
+               "     its outbox sequence number (MQTT 5 user property \"seq\").\n"
                "sub: -q QOS  -C COUNT (exit after COUNT messages)  -v (print the topic)\n"
                "     --no-local (MQTT 5)\n");
 }
@@ -125,6 +144,8 @@ static int parse(int argc, char **argv, bool pub, opts_t *o)
         { "alpn", required_argument, NULL, 5 },
         { "repeat", required_argument, NULL, 6 },
         { "no-local", no_argument, NULL, 7 },
+        { "outbox", required_argument, NULL, 9 },
+        { "priority", required_argument, NULL, 10 },
         { "help", no_argument, NULL, 8 },
         { NULL, 0, NULL, 0 },
     };
@@ -137,6 +158,7 @@ static int parse(int argc, char **argv, bool pub, opts_t *o)
     o->keepalive = 60;
     o->timeout_s = pub ? 30 : 0;
     o->repeat = 1;
+    o->priority = TERN_OUTBOX_NORMAL;
     int c;
     while ((c = getopt_long(argc, argv, "h:p:V:i:u:P:k:cx:D:W:t:m:f:snq:rC:v", longs, NULL)) !=
            -1) {
@@ -286,6 +308,21 @@ static int parse(int argc, char **argv, bool pub, opts_t *o)
         case 7:
             o->no_local = true;
             break;
+        case 9:
+            o->outbox = optarg;
+            break;
+        case 10:
+            if (strcmp(optarg, "critical") == 0) {
+                o->priority = TERN_OUTBOX_CRITICAL;
+            } else if (strcmp(optarg, "normal") == 0) {
+                o->priority = TERN_OUTBOX_NORMAL;
+            } else if (strcmp(optarg, "bulk") == 0) {
+                o->priority = TERN_OUTBOX_BULK;
+            } else {
+                fprintf(stderr, "ternctl: --priority is critical, normal or bulk\n");
+                return 2;
+            }
+            break;
         case 8:
             usage(stdout);
             return -1;
@@ -294,7 +331,15 @@ static int parse(int argc, char **argv, bool pub, opts_t *o)
             return 2;
         }
     }
-    if (o->n_topics == 0 || (pub && !have_msg) || optind != argc) {
+    o->have_msg = have_msg;
+    if (o->outbox && !pub) {
+        fprintf(stderr, "ternctl: --outbox goes with pub\n");
+        return 2;
+    }
+    if (o->outbox && o->qos == 0) {
+        o->qos = 1; /* a record leaves the outbox on its PUBACK: QoS 0 has none */
+    }
+    if (o->n_topics == 0 || (pub && !have_msg && !o->outbox) || optind != argc) {
         usage(stderr);
         return 2;
     }
@@ -316,10 +361,22 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
         a->connected = true;
         break;
     case TERN_MQTT_EV_PUBLISHED:
-        if (ev->err != TERN_OK) {
+        if (ev->err == TERN_ERR_NOT_FOUND && a->ob) {
+            /* a resend of a record acknowledged just before a crash: nothing to do */
+        } else if (ev->err != TERN_OK) {
             fprintf(stderr, "ternctl: publish %u refused: %s\n", ev->packet_id,
                     tern_strerror(ev->err));
             a->end_err = ev->err;
+        } else if (a->ob) {
+            /* acknowledged: it leaves the outbox, and the in-flight state on flash follows */
+            tern_err_t e = tern_outbox_ack(a->ob, ev->token);
+            if (e == TERN_OK) {
+                e = tern_outbox_save_inflight(a->ob, a->inflight, a->inflight_count);
+            }
+            if (e != TERN_OK) {
+                fprintf(stderr, "ternctl: outbox: %s\n", tern_strerror(e));
+                a->end_err = e;
+            }
         }
         a->published++;
         break;
@@ -365,12 +422,95 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
     }
 }
 
+/* The message of outbox record @p seq, with its sequence number as the MQTT 5 user
+ * property "seq" so a receiver can drop duplicates. The views point into @p a. */
+static tern_err_t outbox_message(app_t *a, uint32_t seq, tern_mqtt_publish_t *msg)
+{
+    tern_outbox_rec_t rec;
+    tern_err_t e = tern_outbox_read(a->ob, seq, &rec, a->payload, sizeof a->payload);
+    if (e != TERN_OK) {
+        return e;
+    }
+    *msg = a->msg;
+    msg->payload.ptr = a->payload;
+    msg->payload.len = rec.len;
+    snprintf(a->seq_text, sizeof a->seq_text, "%u", (unsigned)seq);
+    memcpy(a->props, a->o->uprops, a->o->n_uprops * sizeof a->props[0]);
+    tern_mqtt_prop_t *p = &a->props[a->o->n_uprops];
+    p->id = TERN_MQTT_PROP_USER_PROPERTY;
+    p->str = view("seq");
+    p->str2 = view(a->seq_text);
+    msg->props.list = a->props;
+    msg->props.list_count = a->o->n_uprops + 1;
+    return TERN_OK;
+}
+
 static tern_err_t reproduce(void *user, const tern_mqtt_inflight_t *rec, tern_mqtt_publish_t *msg)
 {
-    const app_t *a = user;
-    (void)rec;
+    app_t *a = user;
+    if (a->ob) {
+        return outbox_message(a, rec->token, msg);
+    }
     *msg = a->msg; /* every publish of a run is the same message */
     return TERN_OK;
+}
+
+static bool in_flight(const app_t *a, uint32_t seq)
+{
+    for (size_t i = 0; i < a->inflight_count; i++) {
+        if (a->inflight[i].stage >= TERN_MQTT_STAGE_PUBACK &&
+            a->inflight[i].stage <= TERN_MQTT_STAGE_PUBCOMP && a->inflight[i].token == seq) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint32_t outbox_waiting(const tern_outbox_t *ob)
+{
+    return tern_outbox_count(ob, TERN_OUTBOX_CRITICAL) + tern_outbox_count(ob, TERN_OUTBOX_NORMAL) +
+           tern_outbox_count(ob, TERN_OUTBOX_BULK);
+}
+
+static bool until_outbox_empty(void *arg)
+{
+    const app_t *a = arg;
+    return outbox_waiting(a->ob) == 0 || a->ended || a->end_err != TERN_OK;
+}
+
+/* Send every outbox record that is not in flight yet, in drain order (critical
+ * first), then run until all are acknowledged. */
+static tern_err_t outbox_drain(app_t *a, tern_mqtt_t *m, tern_posix_conn_t *c,
+                               const tern_clock_t *clock, uint32_t timeout_ms)
+{
+    tern_outbox_rec_t rec;
+    tern_err_t err = tern_outbox_peek(a->ob, &rec, NULL, 0);
+    while (err == TERN_OK && a->end_err == TERN_OK && !a->ended) {
+        if (!in_flight(a, rec.seq)) {
+            tern_mqtt_publish_t msg;
+            err = outbox_message(a, rec.seq, &msg);
+            if (err == TERN_OK) {
+                err = tern_posix_mqtt_publish(m, c, clock, &msg, rec.seq, timeout_ms);
+            }
+            if (err == TERN_OK) {
+                err = tern_outbox_save_inflight(a->ob, a->inflight, a->inflight_count);
+            }
+            if (err == TERN_ERR_NOT_FOUND) {
+                err = TERN_OK; /* acknowledged while we waited for room */
+            }
+        }
+        if (err == TERN_OK) {
+            tern_outbox_rec_t after = rec;
+            err = tern_outbox_next(a->ob, &after, &rec, NULL, 0);
+        }
+    }
+    if (err == TERN_ERR_EMPTY) {
+        err = TERN_OK;
+    }
+    if (err == TERN_OK) {
+        err = tern_posix_mqtt_run(m, c, clock, until_outbox_empty, a, timeout_ms);
+    }
+    return err != TERN_OK ? err : a->end_err;
 }
 
 static bool until_published(void *arg)
@@ -411,6 +551,33 @@ static int run(const opts_t *o, bool pub)
     tern_clock_t clock = tern_posix_clock_hal(&clk);
     uint32_t timeout_ms = o->timeout_s ? o->timeout_s * 1000u : 0xFFFFFFFFu / 4u;
 
+    /* pub --outbox: the messages are durable in the file before any network I/O. */
+    static tern_posix_flash_t flash;
+    static tern_outbox_t ob;
+    if (o->outbox) {
+        tern_posix_flash_config_t fc = { .sim = { OUTBOX_SIZE, OUTBOX_SECTOR, 4, 0, 0, 1 },
+                                         .path = o->outbox };
+        tern_err_t e = tern_posix_flash_open(&flash, &fc);
+        tern_outbox_config_t oc = { tern_posix_flash_hal(&flash), OUTBOX_MAX_PAYLOAD, NULL, NULL };
+        if (e == TERN_OK) {
+            e = tern_outbox_mount(&ob, &oc);
+        }
+        for (long i = 0; e == TERN_OK && o->have_msg && i < o->repeat; i++) {
+            e = tern_outbox_enqueue(&ob, o->priority, o->message.ptr, o->message.len, NULL);
+        }
+        if (e != TERN_OK) {
+            tern_posix_flash_close(&flash);
+            return fail("outbox", e);
+        }
+        a.ob = &ob;
+        a.inflight = inflight;
+        a.inflight_count = INFLIGHT;
+        /* what every record is sent as; set before connecting, for the resends */
+        a.msg.qos = o->qos;
+        a.msg.retain = o->retain;
+        a.msg.topic = view(o->topics[0]);
+    }
+
     const char *alpn[] = { o->alpn, NULL };
     tern_posix_tls_config_t tls = {
         .ca_file = o->cafile,
@@ -444,15 +611,28 @@ static int run(const opts_t *o, bool pub)
     };
     tern_mqtt_t m;
     err = tern_mqtt_init(&m, &cfg);
+    if (err == TERN_OK && a.ob) {
+        /* resume the flows a killed run left in flight (resent with DUP on Session Present) */
+        size_t n = 0;
+        err = tern_outbox_load_inflight(a.ob, inflight, INFLIGHT, &n);
+        if (err == TERN_OK) {
+            err = tern_mqtt_restore(&m);
+        }
+    }
     char idbuf[32];
     if (!o->id) {
-        snprintf(idbuf, sizeof idbuf, "ternctl-%ld", (long)getpid());
+        /* an outbox resumes a session, so its client id must not change between runs */
+        snprintf(idbuf, sizeof idbuf, o->outbox ? "ternctl-outbox" : "ternctl-%ld", (long)getpid());
     }
     tern_mqtt_connect_t cn;
     memset(&cn, 0, sizeof cn);
     cn.client_id = view(o->id ? o->id : idbuf);
     cn.keep_alive = o->keepalive;
-    cn.clean_start = !o->no_clean;
+    cn.clean_start = !o->no_clean && !o->outbox; /* an outbox resumes its session */
+    if (o->outbox && o->ver == TERN_MQTT_PROTO_V5 && !o->session_expiry) {
+        cn.props.present |= TERN_MQTT_HAS_SESSION_EXPIRY;
+        cn.props.session_expiry = 3600; /* the broker keeps the QoS state across our restarts */
+    }
     cn.has_username = o->user != NULL;
     cn.username = view(o->user);
     cn.has_password = o->pass != NULL;
@@ -471,7 +651,12 @@ static int run(const opts_t *o, bool pub)
         return a.ended ? 1 : fail("connect", err); /* a refusal was reported by the event */
     }
 
-    if (pub) {
+    if (pub && a.ob) {
+        err = outbox_drain(&a, &m, &conn, &clock, timeout_ms);
+        if (err == TERN_OK) {
+            printf("ternctl: outbox empty, %ld messages acknowledged\n", a.published);
+        }
+    } else if (pub) {
         tern_mqtt_publish_t *msg = &a.msg;
         msg->qos = o->qos;
         msg->retain = o->retain;
@@ -512,7 +697,10 @@ static int run(const opts_t *o, bool pub)
     if (err == TERN_OK && a.end_err != TERN_OK) {
         err = a.end_err;
     }
-    if (err == TERN_OK && pub && a.published < o->repeat) {
+    if (a.ob) {
+        tern_posix_flash_close(&flash);
+    }
+    if (err == TERN_OK && pub && !a.ob && a.published < o->repeat) {
         err = TERN_ERR_CLOSED; /* the session ended before every publish finished */
     }
     if (err != TERN_OK) {

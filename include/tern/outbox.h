@@ -11,9 +11,9 @@
  * On flash (all little-endian). The partition is a circular log of sectors;
  * each used sector starts with a 16-byte header {magic, order, seq high-water
  * mark, CRC-32} and then holds fixed-size slots of `slot_size` bytes (the
- * largest record, rounded up to 4). A record in a slot is a 16-byte header
- * {magic u16, priority u8, type u8, length u16, 0xFFFF, sequence u32, CRC-32
- * of header and payload}, a 4-byte status word, and the payload. The status
+ * largest record, rounded up to 4). A record in a slot is a 12-byte header
+ * {magic u8 (0x7E), priority << 4 | type u8, length u16, sequence u32, CRC-32
+ * of the first 8 bytes and the payload}, a 4-byte status word, and the payload. The status
  * word is 0xFFFFFFFF while the record is live; ack and eviction program it to
  * 0 (NOR may only clear bits, so no erase is needed), and any cleared bit
  * means dead, so a torn ack is simply an ack. Records are written header first;
@@ -76,7 +76,7 @@ typedef enum tern_outbox_prio {
 #define TERN_OUTBOX_PRIOS 3
 
 /** Bytes of a record header plus status word; slot_size = this + max_payload, rounded up to 4. */
-#define TERN_OUTBOX_RECORD_OVERHEAD 20u
+#define TERN_OUTBOX_RECORD_OVERHEAD 16u
 /** Bytes of a sector header. */
 #define TERN_OUTBOX_SECTOR_HEADER   16u
 

@@ -19,20 +19,21 @@
 
 enum {
     SEC_MAGIC = 0x54424F58, /* "XOBT" little-endian */
-    REC_MAGIC = 0xB07E,     /* first byte 0x7E: a landed byte is never 0xFF */
+    REC_MAGIC = 0x7E,       /* the first byte: a landed header byte is never 0xFF */
     TYPE_MSG = 1,
     TYPE_SNAP = 2,
-    OFF_STATUS = 16,
-    OFF_PAYLOAD = 20,
+    HDR_SIZE = 12,
+    OFF_STATUS = 12,
+    OFF_PAYLOAD = 16,
     CHUNK = 32,
 };
 
 #define STATUS_LIVE 0xFFFFFFFFu
 
 typedef struct hdr {
-    uint8_t raw[16];
-    uint16_t magic, len, rsv;
-    uint8_t prio, type;
+    uint8_t raw[HDR_SIZE];
+    uint16_t len;
+    uint8_t magic, prio, type;
     uint32_t seq, crc, status;
 } hdr_t;
 
@@ -96,13 +97,12 @@ static tern_err_t read_hdr(tern_outbox_t *ob, uint32_t addr, hdr_t *h)
         return fail(ob, err);
     }
     memcpy(h->raw, b, sizeof h->raw);
-    h->magic = get16(b);
-    h->prio = b[2];
-    h->type = b[3];
-    h->len = get16(b + 4);
-    h->rsv = get16(b + 6);
-    h->seq = get32(b + 8);
-    h->crc = get32(b + 12);
+    h->magic = b[0];
+    h->prio = (uint8_t)(b[1] >> 4);
+    h->type = (uint8_t)(b[1] & 0x0Fu);
+    h->len = get16(b + 2);
+    h->seq = get32(b + 4);
+    h->crc = get32(b + 8);
     h->status = get32(b + OFF_STATUS);
     return TERN_OK;
 }
@@ -114,7 +114,7 @@ static bool hdr_blank(const hdr_t *h)
 
 static bool hdr_sane(const tern_outbox_t *ob, const hdr_t *h)
 {
-    return h->magic == REC_MAGIC && h->rsv == 0xFFFF && h->len <= ob->cfg.max_payload &&
+    return h->magic == REC_MAGIC && h->len <= ob->cfg.max_payload &&
            ((h->type == TYPE_MSG && h->prio < TERN_OUTBOX_PRIOS) ||
             (h->type == TYPE_SNAP && h->prio == 0));
 }
@@ -124,10 +124,10 @@ static bool hdr_live(const tern_outbox_t *ob, const hdr_t *h)
     return hdr_sane(ob, h) && h->status == STATUS_LIVE;
 }
 
-/* CRC of the record at @p addr (header bytes 0..11 and the payload) against its stored CRC. */
+/* CRC of the record at @p addr (header bytes 0..7 and the payload) against its stored CRC. */
 static tern_err_t crc_check(tern_outbox_t *ob, uint32_t addr, const hdr_t *h, bool *ok)
 {
-    uint32_t crc = tern_crc32_update(0, h->raw, 12);
+    uint32_t crc = tern_crc32_update(0, h->raw, 8);
     uint8_t b[CHUNK];
     for (uint32_t off = 0; off < h->len; off += CHUNK) {
         uint32_t n = h->len - off < CHUNK ? h->len - off : CHUNK;
@@ -170,19 +170,23 @@ static tern_err_t open_sector(tern_outbox_t *ob, uint32_t sec)
     return TERN_OK;
 }
 
+/* The first 8 header bytes: magic, priority and type in one byte, length, sequence.
+ * Bytes 8..11 are the CRC-32 of these 8 and the payload. */
+static void head_fields(uint8_t *h, uint8_t type, uint8_t prio, uint16_t len, uint32_t seq)
+{
+    h[0] = REC_MAGIC;
+    h[1] = (uint8_t)((prio << 4) | type);
+    put16(h + 2, len);
+    put32(h + 4, seq);
+}
+
 /* Program a new record into the next slot of the head: header, then the payload. */
 static tern_err_t write_rec(tern_outbox_t *ob, uint8_t type, uint8_t prio, uint32_t seq,
                             const void *data, size_t len)
 {
-    uint8_t h[16];
-    put16(h, REC_MAGIC);
-    h[2] = prio;
-    h[3] = type;
-    put16(h + 4, (uint16_t)len);
-    put16(h + 6, 0xFFFF);
-    put32(h + 8, seq);
-    uint32_t crc = tern_crc32_update(0, h, 12);
-    put32(h + 12, tern_crc32_update(crc, data, len));
+    uint8_t h[HDR_SIZE];
+    head_fields(h, type, prio, (uint16_t)len, seq);
+    put32(h + 8, tern_crc32_update(tern_crc32_update(0, h, 8), data, len));
     uint32_t addr = slot_addr(ob, ob->head, ob->wp);
     ob->wp++;
     tern_err_t err = tern_flash_program(&ob->cfg.flash, addr, h, sizeof h);
@@ -661,7 +665,7 @@ static tern_err_t deliver(tern_outbox_t *ob, const found_t *f, tern_outbox_rec_t
     if (err != TERN_OK) {
         return fail(ob, err);
     }
-    uint32_t crc = tern_crc32_update(tern_crc32_update(0, f->h.raw, 12), buf, f->h.len);
+    uint32_t crc = tern_crc32_update(tern_crc32_update(0, f->h.raw, 8), buf, f->h.len);
     return crc == f->h.crc ? TERN_OK : TERN_ERR_CORRUPT;
 }
 
@@ -760,16 +764,11 @@ tern_err_t tern_outbox_save_inflight(tern_outbox_t *ob, const tern_mqtt_inflight
     if (err != TERN_OK) {
         return err;
     }
-    uint8_t h[16];
+    uint8_t h[HDR_SIZE];
     uint32_t s = ob->next_seq++;
     size_t len = count * 12u;
-    put16(h, REC_MAGIC);
-    h[2] = 0;
-    h[3] = TYPE_SNAP;
-    put16(h + 4, (uint16_t)len);
-    put16(h + 6, 0xFFFF);
-    put32(h + 8, s);
-    uint32_t crc = tern_crc32_update(0, h, 12);
+    head_fields(h, TYPE_SNAP, 0, (uint16_t)len, s);
+    uint32_t crc = tern_crc32_update(0, h, 8);
     for (size_t i = 0; i < count; i++) {
         put32(b, table[i].order);
         put32(b + 4, table[i].token);
@@ -778,7 +777,7 @@ tern_err_t tern_outbox_save_inflight(tern_outbox_t *ob, const tern_mqtt_inflight
         b[11] = table[i].flags;
         crc = tern_crc32_update(crc, b, sizeof b);
     }
-    put32(h + 12, crc);
+    put32(h + 8, crc);
     uint32_t addr = slot_addr(ob, ob->head, ob->wp);
     ob->wp++;
     err = fail(ob, tern_flash_program(&ob->cfg.flash, addr, h, sizeof h));
@@ -818,7 +817,7 @@ tern_err_t tern_outbox_load_inflight(tern_outbox_t *ob, tern_mqtt_inflight_t *ta
     if (n > cap) {
         return TERN_ERR_TOO_SMALL;
     }
-    uint32_t crc = tern_crc32_update(0, f.h.raw, 12);
+    uint32_t crc = tern_crc32_update(0, f.h.raw, 8);
     for (size_t i = 0; i < n; i++) {
         uint8_t b[12];
         err = tern_flash_read(&ob->cfg.flash, f.addr + OFF_PAYLOAD + (uint32_t)(i * 12u), b,

@@ -306,8 +306,9 @@ static void test_corrupt_record_skipped(void **state)
     (void)state;
     uint32_t a = put(TERN_OUTBOX_NORMAL, 1), b = put(TERN_OUTBOX_NORMAL, 2);
     uint32_t c = put(TERN_OUTBOX_NORMAL, 3);
-    /* Rot one payload bit of b on flash (slot 1 of sector 0, payload at 20). */
-    g_mem[16 + 60 + 20] ^= 0x01;
+    /* Rot one payload bit of b on flash: slot 1 of sector 0, first payload byte. */
+    enum { SLOT = (TERN_OUTBOX_RECORD_OVERHEAD + MAXP + 3u) & ~3u };
+    g_mem[TERN_OUTBOX_SECTOR_HEADER + SLOT + TERN_OUTBOX_RECORD_OVERHEAD] ^= 0x01;
     tern_outbox_rec_t rec;
     uint8_t buf[MAXP];
     assert_int_equal(tern_outbox_read(&g_ob, b, &rec, buf, sizeof buf), TERN_ERR_CORRUPT);

@@ -7,55 +7,18 @@ mosquitto started here on a free loopback port, for MQTT 3.1.1 and 5, QoS 0-2.
 usage: interop_paho.py <path to ternctl>
 Prints one line per case and ends with 'N passed, M failed'."""
 import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.properties import Properties
-from paho.mqtt.packettypes import PacketTypes
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tern_pybroker import Broker  # noqa: E402
 
 TERNCTL = sys.argv[1]
 TIMEOUT = 10
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Broker:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="tern-paho-")
-        self.port = free_port()
-        conf = os.path.join(self.dir, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
-                    f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-        self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def paho_client(version, name):
@@ -133,7 +96,7 @@ def ternctl_to_paho(port, version, qos):
 
 
 def main():
-    broker = Broker()
+    broker = Broker(prefix="tern-paho-")
     passed = failed = 0
     try:
         for version in ("311", "5"):

@@ -8,21 +8,16 @@ timeouts, user properties, MQTT 3.1.1 and 5.
 usage: ternctl_cli.py <ternctl> <gen_pki.sh>
 Prints one line per case and ends with 'N passed, M failed'."""
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tern_pybroker import Broker, free_port  # noqa: E402
+
 TERNCTL, GEN_PKI = sys.argv[1], sys.argv[2]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Every connection names 127.0.0.1: these tests are about ternctl, not the resolver.
@@ -42,23 +37,12 @@ def main():
     work = tempfile.mkdtemp(prefix="tern-cli-")
     pki = os.path.join(work, "pki")
     subprocess.run(["sh", GEN_PKI, pki], check=True, capture_output=True)
-    port, tls_port = free_port(), free_port()
-    conf = os.path.join(work, "mosquitto.conf")
-    with open(conf, "w") as f:
-        f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\n"  # as root, stay root: keys are 0600
-                f"per_listener_settings false\nallow_anonymous true\n"
-                f"listener {port} 127.0.0.1\n"
-                f"listener {tls_port} 127.0.0.1\n"
-                f"cafile {pki}/ca.crt\ncertfile {pki}/server.crt\nkeyfile {pki}/server.key\n"
-                f"require_certificate true\n")
-    broker = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    tls_port = free_port()
+    broker = Broker(prefix="tern-cli-", extra=(
+        f"listener {tls_port} 127.0.0.1\n"
+        f"cafile {pki}/ca.crt\ncertfile {pki}/server.crt\nkeyfile {pki}/server.key\n"
+        f"require_certificate true\n"))
+    port = broker.port
     p = str(port)
     tls = ["--tls-hostname", "localhost", "-p", str(tls_port), "--cafile", f"{pki}/ca.crt"]
     mtls = tls + ["--cert", f"{pki}/client.crt", "--key", f"{pki}/client.key"]
@@ -132,8 +116,7 @@ def main():
         case("a server certificate for another name is refused",
              r.returncode == 1 and "certificate" in r.stderr, r.stderr)
     finally:
-        broker.terminate()
-        broker.wait(5)
+        broker.close()
         shutil.rmtree(work, ignore_errors=True)
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")

@@ -9,43 +9,24 @@ numbers (MQTT 5 user property "seq") it received. Prints
 
 usage: ternctl_outbox.py <ternctl>"""
 import os
-import pwd
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import paho.mqtt.client as mqtt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tern_pybroker import Broker  # noqa: E402
+
 TERNCTL = sys.argv[1]
 N = 500
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
-    work = tempfile.mkdtemp(prefix="tern-outbox-")
-    port = free_port()
-    conf = os.path.join(work, "mosquitto.conf")
-    with open(conf, "w") as f:
-        f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\nlistener {port} 127.0.0.1\n"
-                "allow_anonymous true\n")
-    broker = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    broker = Broker(prefix="tern-outbox-")
+    port, work = broker.port, broker.dir
     seqs, lock, got_all = [], threading.Lock(), threading.Event()
 
     def on_message(client, userdata, msg):
@@ -103,9 +84,7 @@ def main():
     finally:
         sub.loop_stop()
         sub.disconnect()
-        broker.terminate()
-        broker.wait(5)
-        shutil.rmtree(work, ignore_errors=True)
+        broker.close()
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if all(results) else 1

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Python tests' broker fixture: a real mosquitto on free loopback ports,
+configured by the test, waited for, and stopped and cleaned up afterwards."""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    """mosquitto with `listener <port> 127.0.0.1` then the test's extra lines.
+    Run as root it stays root (`user`), so it can read test keys of mode 0600."""
+
+    def __init__(self, extra="", prefix="tern-broker-"):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.port = free_port()
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(f"user {pwd.getpwuid(os.getuid()).pw_name}\n"
+                    f"allow_anonymous true\nlistener {self.port} 127.0.0.1\n{extra}")
+        self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.close()
+        raise RuntimeError("mosquitto did not start")
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)

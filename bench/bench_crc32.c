@@ -11,18 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "bench_clock.h"
 #include <zlib.h>
 
 #include "tern/crc.h"
 
 enum { BUF = 64 * 1024, RUNS = 7 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 typedef uint32_t (*crc_fn)(const uint8_t *p, size_t n);
 
@@ -42,11 +37,11 @@ static double throughput(crc_fn fn, const uint8_t *buf, uint32_t *sink)
     double best = 0;
     for (int r = 0; r < RUNS; r++) {
         size_t bytes = 0;
-        double t0 = now_s(), t1;
+        double t0 = bench_now_s(), t1;
         do {
             *sink ^= fn(buf, BUF);
             bytes += BUF;
-            t1 = now_s();
+            t1 = bench_now_s();
         } while (t1 - t0 < 0.1);
         double mbps = (double)bytes / (t1 - t0) / 1e6;
         if (mbps > best) {

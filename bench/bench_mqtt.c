@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
+
 #include "tern/mqtt.h"
 #include "tern/port/posix.h"
 #include "tern/port/posix_conn.h"
@@ -23,13 +25,6 @@
 enum { PAYLOAD = 64, WINDOW = 20, RUNS = 5 };
 static const uint32_t k_count[3] = { 200000, 50000, 0 }; /* by QoS */
 static uint8_t g_payload[PAYLOAD];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------------------------ tern -- */
 
@@ -113,7 +108,7 @@ static double run_tern(uint16_t port, uint8_t qos, uint32_t n)
         tern_mqtt_publish_t msg = { .qos = qos,
                                     .topic = TERN_MQTT_STR("bench/tern"),
                                     .payload = { g_payload, PAYLOAD } };
-        t0 = now_s();
+        t0 = bench_now_s();
         for (uint32_t i = 0; i < n && err == TERN_OK; i++) {
             err = tern_posix_mqtt_publish(&m, &conn, &clock, &msg, i, 60000);
         }
@@ -126,7 +121,7 @@ static double run_tern(uint16_t port, uint8_t qos, uint32_t n)
             err = tern_posix_mqtt_run(&m, &conn, &clock, until_marker, &side, 60000);
         }
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     tern_posix_conn_close(&conn);
     bool ok = err == TERN_OK && side.marker_done && (qos == 0 || side.acked == n);
     return ok ? (double)n / dt : -1;
@@ -171,12 +166,12 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
     mosquitto_publish_callback_set(mq, mosq_on_publish);
     double rate = -1;
     if (mosquitto_connect(mq, "127.0.0.1", port, 60) == MOSQ_ERR_SUCCESS) {
-        double t_end = now_s() + 5;
-        while (!side.connected && now_s() < t_end) {
+        double t_end = bench_now_s() + 5;
+        while (!side.connected && bench_now_s() < t_end) {
             mosquitto_loop(mq, 100, 1);
         }
         if (side.connected) {
-            double t0 = now_s();
+            double t0 = bench_now_s();
             for (uint32_t i = 0; i < n; i++) {
                 int rc = mosquitto_publish(mq, NULL, "bench/mosq", PAYLOAD, g_payload, qos, false);
                 if (rc != MOSQ_ERR_SUCCESS) {
@@ -190,15 +185,15 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
                 }
             }
             mosquitto_publish(mq, &side.marker_mid, "bench/mosq", 1, g_payload, 1, false);
-            t_end = now_s() + 60;
-            while (!side.marker_done && now_s() < t_end) {
+            t_end = bench_now_s() + 60;
+            while (!side.marker_done && bench_now_s() < t_end) {
                 int rc = mosquitto_loop(mq, 100, 1);
                 if (rc != MOSQ_ERR_SUCCESS) {
                     fprintf(stderr, "bench_mqtt: libmosquitto loop: %s\n", mosquitto_strerror(rc));
                     break;
                 }
             }
-            double dt = now_s() - t0;
+            double dt = bench_now_s() - t0;
             if (side.marker_done && side.published == n) {
                 rate = (double)n / dt;
             } else {

@@ -16,17 +16,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_clock.h"
+
 #include "tern/outbox.h"
 #include "tern_norsim.h"
 
 enum { SIZE = 256 * 1024, SECTOR = 4096, SECTORS = SIZE / SECTOR, REC = 64, N = 60000, LAG = 100 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ------------------------------------------------- a counting flash shim -- */
 
@@ -98,7 +93,7 @@ static int run_tern(result_t *r)
     if (tern_outbox_mount(&ob, &oc) != TERN_OK) {
         return 1;
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < N; i++) {
         memset(rec, (int)i, sizeof rec);
         if (tern_outbox_enqueue(&ob, TERN_OUTBOX_NORMAL, rec, sizeof rec, NULL) != TERN_OK) {
@@ -112,7 +107,7 @@ static int run_tern(result_t *r)
             }
         }
     }
-    r->rate = N / (now_s() - t0);
+    r->rate = N / (bench_now_s() - t0);
     r->amp = (double)c.programmed / ((double)N * REC);
     r->spread = spread();
     return 0;
@@ -130,7 +125,7 @@ static int run_naive(result_t *r)
     setup(&sim, &c, &f);
     uint32_t sector = 0, used = 0;
     memset(image, 0xFF, sizeof image);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (uint32_t i = 0; i < N; i++) {
         memset(rec, (int)i, sizeof rec);
         if (used + REC > SECTOR) {
@@ -145,7 +140,7 @@ static int run_naive(result_t *r)
             return 1;
         }
     }
-    r->rate = N / (now_s() - t0);
+    r->rate = N / (bench_now_s() - t0);
     r->amp = (double)c.programmed / ((double)N * REC);
     r->spread = spread();
     return 0;

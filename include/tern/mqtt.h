@@ -274,6 +274,14 @@ tern_err_t tern_mqtt_unsubscribe(tern_mqtt_t *m, const tern_mqtt_sub_t *subs, si
 tern_err_t tern_mqtt_disconnect(tern_mqtt_t *m, uint8_t reason, const tern_mqtt_props_t *props);
 
 /**
+ * End the connection at once without any I/O, because its stream is gone (the
+ * link under it was switched or closed): LINK_DEAD with @p why follows from
+ * inside this call and the session is idle, its in-flight table kept for the
+ * next tern_mqtt_connect(). TERN_ERR_STATE if it was idle already.
+ */
+tern_err_t tern_mqtt_abort(tern_mqtt_t *m, tern_err_t why);
+
+/**
  * Do the work: send what is queued, read and handle what arrived, run the
  * keep-alive. TERN_OK, or the error that ended the connection during this
  * call (also reported by an event). Never blocks.

@@ -604,6 +604,15 @@ tern_err_t tern_mqtt_disconnect(tern_mqtt_t *m, uint8_t reason, const tern_mqtt_
     return e;
 }
 
+tern_err_t tern_mqtt_abort(tern_mqtt_t *m, tern_err_t why)
+{
+    if (m->state == ST_IDLE) {
+        return TERN_ERR_STATE;
+    }
+    (void)end(m, TERN_MQTT_EV_LINK_DEAD, why, 0, NULL);
+    return TERN_OK;
+}
+
 /* ------------------------------------------------------------- receive -- */
 
 /* A variable byte integer at p[0..n): its size, or 0 if incomplete or too long. */

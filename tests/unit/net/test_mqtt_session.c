@@ -763,6 +763,40 @@ static void persist_and_resume(unsigned opts)
     }
 }
 
+/* A link switch: the stream is gone, so the session ends without touching it, and
+ * the next connect on another stream resumes it (Session Present: DUP resend). */
+static void test_abort_moves_session_to_a_new_stream(void **state)
+{
+    (void)state;
+    uint16_t a;
+    tern_mqtt_publish_t got;
+    fx_setup(&F, ANY_VER, USE_REPRODUCE);
+    F.app[1].topic = "p/a";
+    F.app[1].payload = "A";
+    assert_int_equal(tern_mqtt_abort(&F.m, TERN_ERR_CLOSED), TERN_ERR_STATE); /* idle */
+    connect_with(&F, false, 0, false, NULL, 0);
+    tern_mqtt_publish_t m = msg("p/a", "A", 1);
+    assert_int_equal(tern_mqtt_publish(&F.m, &m, 1, &a), TERN_OK);
+    run(&F, 0);
+    expect_publish(&F, "p/a", 1, false, NULL);
+    size_t out = F.peer.out_len, in = F.peer.in_off;
+    assert_int_equal(tern_mqtt_abort(&F.m, TERN_ERR_CLOSED), TERN_OK);
+    assert_int_equal(last(&F, TERN_MQTT_EV_LINK_DEAD)->err, TERN_ERR_CLOSED);
+    assert_false(tern_mqtt_connected(&F.m));
+    assert_false(tern_mqtt_want_write(&F.m));
+    run(&F, 0); /* idle: no I/O at all on the old stream */
+    assert_int_equal(F.peer.out_len, out);
+    assert_int_equal(F.peer.in_off, in);
+    assert_int_equal(tern_mqtt_pending(&F.m), 1);
+    connect_with(&F, false, 0, true, NULL, 10);
+    expect_publish(&F, "p/a", 1, true, &got);
+    assert_int_equal(got.packet_id, a);
+    feed_ack(&F, TERN_MQTT_PUBACK, a, 0);
+    run(&F, 10);
+    assert_int_equal(last(&F, TERN_MQTT_EV_PUBLISHED)->token, 1);
+    assert_int_equal(tern_mqtt_pending(&F.m), 0);
+}
+
 static void test_persist_restore_resend_copy_store(void **state)
 {
     (void)state;
@@ -1447,6 +1481,7 @@ int main(void)
         cmocka_unit_test(test_tx_full_back_pressure),
         cmocka_unit_test(test_odd_acks_and_lost_messages),
         cmocka_unit_test(test_persist_restore_resend_copy_store),
+        cmocka_unit_test(test_abort_moves_session_to_a_new_stream),
         cmocka_unit_test(test_persist_restore_resend_reproduce),
         cmocka_unit_test(test_restore_rejects_corrupt_table),
         cmocka_unit_test(test_session_lost_resubscribe_republish),

@@ -47,9 +47,12 @@
  * sequence numbers are monotonic but not dense.
  *
  * No heap, no globals: the caller owns tern_outbox_t and every buffer. Every
- * call is bounded by the partition size; peek/next/ack scan the slots' headers
- * (O(slots) reads). A flash failure other than a refused argument leaves the
- * outbox needing a remount: later calls return TERN_ERR_STATE.
+ * call is bounded by the partition size; peek/next/read/ack scan the slots'
+ * headers from the oldest sector that still holds a live record (O(slots of the
+ * backlog) reads: when the queue keeps up, one or two sectors), and peek/next
+ * remember the next TERN_OUTBOX_LOOKAHEAD records in drain order from each
+ * scan, so draining a long backlog scans once per that many records. A flash failure other than a
+ * refused argument leaves the outbox needing a remount: later calls return TERN_ERR_STATE.
  */
 #ifndef TERN_OUTBOX_H
 #define TERN_OUTBOX_H
@@ -61,6 +64,7 @@
 #include "tern/err.h"
 #include "tern/hal.h"
 #include "tern/mqtt.h"
+#include "tern/tern_config.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,6 +105,12 @@ typedef struct tern_outbox_config {
     void *user;
 } tern_outbox_config_t;
 
+/** One remembered record of the look-ahead (private). */
+typedef struct tern_outbox_ahead {
+    uint32_t addr, seq;
+    uint8_t prio;
+} tern_outbox_ahead_t;
+
 /** The outbox. Caller-owned; fields are private. */
 typedef struct tern_outbox {
     tern_outbox_config_t cfg;
@@ -112,6 +122,19 @@ typedef struct tern_outbox {
     uint32_t live[TERN_OUTBOX_PRIOS];
     uint32_t snap_live; /* live in-flight snapshots (0 or 1, 2 briefly) */
     uint32_t evictions; /* since mount */
+    uint32_t skip;      /* leading sectors known to hold no live record: scans start after */
+    /* Look-ahead: the live messages with the smallest keys above `ahead_lo` (none: from the
+     * start) as the last scan found them, in drain order; `ahead_all` if that was every one. */
+    bool ahead_valid, ahead_all, ahead_has_lo;
+    uint8_t ahead_n;
+    uint64_t ahead_lo;
+    uint8_t recent_next;
+    bool snap_known; /* snap_addr is where the newest in-flight snapshot was written */
+    uint32_t snap_addr;
+#if TERN_OUTBOX_LOOKAHEAD > 0
+    tern_outbox_ahead_t ahead[TERN_OUTBOX_LOOKAHEAD];
+    tern_outbox_ahead_t recent[TERN_OUTBOX_LOOKAHEAD]; /* the last records handed out, for acks */
+#endif
     bool mounted;
 } tern_outbox_t;
 

@@ -53,4 +53,14 @@
  */
 #define TERN_TIME_MAX_INTERVAL_MS 0x7FFFFFFFu
 
+/*
+ * The outbox's look-ahead: how many of the next records in drain order one scan
+ * of the flash remembers (12 bytes of RAM each, in tern_outbox_t), so that
+ * draining a backlog of N records costs about N / TERN_OUTBOX_LOOKAHEAD scans
+ * instead of N. 0 turns it off (every peek/next scans).
+ */
+#ifndef TERN_OUTBOX_LOOKAHEAD
+#define TERN_OUTBOX_LOOKAHEAD 16
+#endif
+
 #endif /* TERN_CONFIG_H */

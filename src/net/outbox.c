@@ -203,11 +203,18 @@ static tern_err_t write_rec(tern_outbox_t *ob, uint8_t type, uint8_t prio, uint3
     return fail(ob, err);
 }
 
+/* The look-ahead can no longer vouch for what it remembers. */
+static void ahead_drop(tern_outbox_t *ob)
+{
+    ob->ahead_valid = false;
+}
+
 /* Copy the record at @p src byte for byte into the next slot of the head (status left live). */
 static tern_err_t copy_rec(tern_outbox_t *ob, uint32_t src, const hdr_t *h)
 {
     uint32_t dst = slot_addr(ob, ob->head, ob->wp);
     ob->wp++;
+    ahead_drop(ob); /* a record moves */
     tern_err_t err = tern_flash_program(&ob->cfg.flash, dst, h->raw, sizeof h->raw);
     uint32_t total = ((uint32_t)h->len + 3u) & ~3u;
     uint8_t b[CHUNK];
@@ -245,14 +252,148 @@ typedef struct query {
     uint8_t only_prio; /* TERN_OUTBOX_PRIOS: any */
     bool exact;
     uint32_t seq;
+    bool drain; /* a peek/next: fill the look-ahead as well */
 } query_t;
+
+/* ------------------------------------------------------------ look-ahead -- */
+
+#if TERN_OUTBOX_LOOKAHEAD > 0
+/* A scan met live message @p h at @p addr: keep it if it is among the smallest keys. */
+static void ahead_offer(tern_outbox_t *ob, uint32_t addr, const hdr_t *h)
+{
+    uint64_t key = key_of(h->prio, h->seq);
+    uint8_t n = ob->ahead_n;
+    if (n == TERN_OUTBOX_LOOKAHEAD) {
+        ob->ahead_all = false; /* at least one record is left out */
+        if (key > key_of(ob->ahead[n - 1].prio, ob->ahead[n - 1].seq)) {
+            return;
+        }
+        n--; /* the largest falls out */
+    }
+    uint8_t i = n;
+    while (i > 0 && key < key_of(ob->ahead[i - 1].prio, ob->ahead[i - 1].seq)) {
+        ob->ahead[i] = ob->ahead[i - 1];
+        i--;
+    }
+    ob->ahead[i].addr = addr;
+    ob->ahead[i].seq = h->seq;
+    ob->ahead[i].prio = h->prio;
+    ob->ahead_n = (uint8_t)(n + 1);
+}
+
+/*
+ * Answer a peek/next from the look-ahead: TERN_OK with *f (found or not, f->any),
+ * or TERN_ERR_AGAIN when it cannot tell and a scan is needed. Every record that is
+ * live now with a key above ahead_lo and not above the last remembered one was
+ * remembered: records only die, and an enqueue that could fall inside drops it.
+ */
+static tern_err_t ahead_lookup(tern_outbox_t *ob, const query_t *q, found_t *f)
+{
+    if (!ob->ahead_valid || (ob->ahead_has_lo && (!q->has_after || q->after < ob->ahead_lo))) {
+        return TERN_ERR_AGAIN;
+    }
+    for (uint8_t i = 0; i < ob->ahead_n; i++) {
+        const tern_outbox_ahead_t *a = &ob->ahead[i];
+        if (q->has_after && key_of(a->prio, a->seq) <= q->after) {
+            continue;
+        }
+        hdr_t h;
+        tern_err_t err = read_hdr(ob, a->addr, &h);
+        if (err != TERN_OK) {
+            return err;
+        }
+        if (hdr_live(ob, &h) && h.type == TYPE_MSG && h.seq == a->seq && h.prio == a->prio) {
+            f->any = true;
+            f->addr = a->addr;
+            f->h = h;
+            return TERN_OK;
+        }
+    }
+    f->any = false;
+    return ob->ahead_all ? TERN_OK : TERN_ERR_AGAIN;
+}
+
+/* Remember where a record handed out lives: its ack (or resend) comes soon. */
+static void recent_note(tern_outbox_t *ob, const found_t *f)
+{
+    tern_outbox_ahead_t *r = &ob->recent[ob->recent_next];
+    ob->recent_next = (uint8_t)((ob->recent_next + 1u) % TERN_OUTBOX_LOOKAHEAD);
+    r->addr = f->addr;
+    r->seq = f->h.seq;
+    r->prio = f->h.prio;
+}
+
+/* Live message @p seq where a recent hand-out left it (checked on flash: a record that
+ * moved or died since is simply not found here). */
+static tern_err_t recent_find(tern_outbox_t *ob, uint32_t seq, found_t *f)
+{
+    f->any = false;
+    for (uint8_t i = 0; i < TERN_OUTBOX_LOOKAHEAD; i++) {
+        const tern_outbox_ahead_t *r = &ob->recent[i];
+        if (r->seq != seq || r->addr == 0) {
+            continue;
+        }
+        hdr_t h;
+        tern_err_t err = read_hdr(ob, r->addr, &h);
+        if (err != TERN_OK) {
+            return err;
+        }
+        if (hdr_live(ob, &h) && h.type == TYPE_MSG && h.seq == seq) {
+            f->any = true;
+            f->addr = r->addr;
+            f->h = h;
+            return TERN_OK;
+        }
+    }
+    return TERN_OK;
+}
+#else
+static void recent_note(tern_outbox_t *ob, const found_t *f)
+{
+    (void)ob;
+    (void)f;
+}
+
+static tern_err_t recent_find(tern_outbox_t *ob, uint32_t seq, found_t *f)
+{
+    (void)ob;
+    (void)seq;
+    f->any = false;
+    return TERN_OK;
+}
+
+static void ahead_offer(tern_outbox_t *ob, uint32_t addr, const hdr_t *h)
+{
+    (void)ob;
+    (void)addr;
+    (void)h;
+}
+
+static tern_err_t ahead_lookup(tern_outbox_t *ob, const query_t *q, found_t *f)
+{
+    (void)ob;
+    (void)q;
+    (void)f;
+    return TERN_ERR_AGAIN;
+}
+#endif
 
 static tern_err_t find(tern_outbox_t *ob, const query_t *q, found_t *f)
 {
     f->any = false;
     uint64_t best = 0;
-    for (uint32_t k = 0, sec = ob->tail; k < ob->used; k++, sec = (sec + 1) % ob->sectors) {
-        uint32_t n = slots_in(ob, sec);
+    if (q->drain) {
+        ob->ahead_valid = false;
+        ob->ahead_n = 0;
+        ob->ahead_all = true;
+    }
+    /* Sectors [tail, tail + skip) hold nothing live: records only ever die, and are
+     * written at the head alone, which is never skipped. A scan that finds leading
+     * sectors without a live record moves skip past them. */
+    bool leading = true;
+    uint32_t k = ob->skip, sec = (ob->tail + ob->skip) % ob->sectors;
+    for (; k < ob->used; k++, sec = (sec + 1) % ob->sectors) {
+        uint32_t n = slots_in(ob, sec), live = 0;
         for (uint32_t i = 0; i < n; i++) {
             uint32_t addr = slot_addr(ob, sec, i);
             hdr_t h;
@@ -260,7 +401,11 @@ static tern_err_t find(tern_outbox_t *ob, const query_t *q, found_t *f)
             if (err != TERN_OK) {
                 return err;
             }
-            if (!hdr_live(ob, &h) || h.type != q->type) {
+            if (!hdr_live(ob, &h)) {
+                continue;
+            }
+            live++;
+            if (h.type != q->type) {
                 continue;
             }
             if (q->only_prio < TERN_OUTBOX_PRIOS && h.prio != q->only_prio) {
@@ -279,7 +424,23 @@ static tern_err_t find(tern_outbox_t *ob, const query_t *q, found_t *f)
                 f->addr = addr;
                 f->h = h;
             }
+            if (q->drain) {
+                ahead_offer(ob, addr, &h);
+            }
+            if (q->exact) {
+                return TERN_OK; /* a live sequence number is unique (mount drops copies) */
+            }
         }
+        if (leading && live == 0 && k + 1 < ob->used) {
+            ob->skip = k + 1;
+        } else {
+            leading = false;
+        }
+    }
+    if (q->drain) {
+        ob->ahead_valid = true;
+        ob->ahead_has_lo = q->has_after;
+        ob->ahead_lo = q->after;
     }
     return TERN_OK;
 }
@@ -291,7 +452,7 @@ static tern_err_t evict_one(tern_outbox_t *ob)
         if (ob->live[p] == 0) {
             continue;
         }
-        query_t q = { TYPE_MSG, false, 0, p, false, 0 };
+        query_t q = { TYPE_MSG, false, 0, p, false, 0, false };
         found_t f;
         tern_err_t err = find(ob, &q, &f);
         if (err != TERN_OK) {
@@ -359,6 +520,7 @@ static tern_err_t drain_tail(tern_outbox_t *ob)
         if (err == TERN_OK) {
             ob->tail = (ob->tail + 1) % ob->sectors;
             ob->used--;
+            ob->skip = ob->skip > 0 ? ob->skip - 1 : 0;
         }
     }
     return err;
@@ -509,7 +671,7 @@ static tern_err_t drop_duplicates(tern_outbox_t *ob)
 static tern_err_t drop_old_snapshots(tern_outbox_t *ob)
 {
     while (ob->snap_live > 1) {
-        query_t q = { TYPE_SNAP, false, 0, TERN_OUTBOX_PRIOS, false, 0 };
+        query_t q = { TYPE_SNAP, false, 0, TERN_OUTBOX_PRIOS, false, 0, false };
         found_t f;
         tern_err_t err = find(ob, &q, &f); /* the oldest */
         if (err != TERN_OK) {
@@ -632,6 +794,13 @@ tern_err_t tern_outbox_enqueue(tern_outbox_t *ob, tern_outbox_prio_t prio, const
         return err;
     }
     uint32_t s = ob->next_seq++;
+#if TERN_OUTBOX_LOOKAHEAD > 0
+    if (ob->ahead_valid && (ob->ahead_all || ob->ahead_n == 0 ||
+                            key_of((uint8_t)prio, s) < key_of(ob->ahead[ob->ahead_n - 1].prio,
+                                                              ob->ahead[ob->ahead_n - 1].seq))) {
+        ahead_drop(ob); /* it falls inside what the look-ahead vouches for */
+    }
+#endif
     err = write_rec(ob, TYPE_MSG, (uint8_t)prio, s, data, len);
     if (err != TERN_OK) {
         return err;
@@ -669,6 +838,22 @@ static tern_err_t deliver(tern_outbox_t *ob, const found_t *f, tern_outbox_rec_t
     return crc == f->h.crc ? TERN_OK : TERN_ERR_CORRUPT;
 }
 
+/* find(), answered from what RAM remembers when it can: the look-ahead for peek/next,
+ * the recent hand-outs for a read or ack by sequence number. */
+static tern_err_t locate(tern_outbox_t *ob, const query_t *q, found_t *f)
+{
+    tern_err_t err = TERN_ERR_AGAIN;
+    if (q->drain) {
+        err = ahead_lookup(ob, q, f);
+    } else if (q->exact && q->type == TYPE_MSG) {
+        err = recent_find(ob, q->seq, f);
+        if (err == TERN_OK && !f->any) {
+            err = TERN_ERR_AGAIN;
+        }
+    }
+    return err == TERN_ERR_AGAIN ? find(ob, q, f) : err;
+}
+
 static tern_err_t lookup(tern_outbox_t *ob, const query_t *q, tern_outbox_rec_t *rec, void *buf,
                          size_t cap)
 {
@@ -676,7 +861,10 @@ static tern_err_t lookup(tern_outbox_t *ob, const query_t *q, tern_outbox_rec_t 
         return TERN_ERR_STATE;
     }
     found_t f;
-    tern_err_t err = find(ob, q, &f);
+    tern_err_t err = locate(ob, q, &f);
+    if (err == TERN_OK && f.any) {
+        recent_note(ob, &f);
+    }
     return err != TERN_OK ? err : deliver(ob, &f, rec, buf, cap);
 }
 
@@ -685,7 +873,7 @@ tern_err_t tern_outbox_peek(tern_outbox_t *ob, tern_outbox_rec_t *rec, void *buf
     if (ob == NULL) {
         return TERN_ERR_INVAL;
     }
-    query_t q = { TYPE_MSG, false, 0, TERN_OUTBOX_PRIOS, false, 0 };
+    query_t q = { TYPE_MSG, false, 0, TERN_OUTBOX_PRIOS, false, 0, true };
     return lookup(ob, &q, rec, buf, cap);
 }
 
@@ -695,7 +883,9 @@ tern_err_t tern_outbox_next(tern_outbox_t *ob, const tern_outbox_rec_t *after,
     if (ob == NULL || after == NULL) {
         return TERN_ERR_INVAL;
     }
-    query_t q = { TYPE_MSG, true, key_of(after->prio, after->seq), TERN_OUTBOX_PRIOS, false, 0 };
+    query_t q = {
+        TYPE_MSG, true, key_of(after->prio, after->seq), TERN_OUTBOX_PRIOS, false, 0, true
+    };
     return lookup(ob, &q, rec, buf, cap);
 }
 
@@ -705,7 +895,7 @@ tern_err_t tern_outbox_read(tern_outbox_t *ob, uint32_t seq, tern_outbox_rec_t *
     if (ob == NULL) {
         return TERN_ERR_INVAL;
     }
-    query_t q = { TYPE_MSG, false, 0, TERN_OUTBOX_PRIOS, true, seq };
+    query_t q = { TYPE_MSG, false, 0, TERN_OUTBOX_PRIOS, true, seq, false };
     tern_err_t err = lookup(ob, &q, rec, buf, cap);
     return err == TERN_ERR_EMPTY ? TERN_ERR_NOT_FOUND : err;
 }
@@ -718,9 +908,9 @@ tern_err_t tern_outbox_ack(tern_outbox_t *ob, uint32_t seq)
     if (!ob->mounted) {
         return TERN_ERR_STATE;
     }
-    query_t q = { TYPE_MSG, false, 0, TERN_OUTBOX_PRIOS, true, seq };
+    query_t q = { TYPE_MSG, false, 0, TERN_OUTBOX_PRIOS, true, seq, false };
     found_t f;
-    tern_err_t err = find(ob, &q, &f);
+    tern_err_t err = locate(ob, &q, &f);
     if (err != TERN_OK) {
         return err;
     }
@@ -794,7 +984,18 @@ tern_err_t tern_outbox_save_inflight(tern_outbox_t *ob, const tern_mqtt_inflight
         return err;
     }
     ob->snap_live++;
-    return drop_old_snapshots(ob);
+    if (ob->snap_known && ob->snap_live > 1 && ob->snap_addr != addr) {
+        /* the one it replaces, where it was written (unless a compaction moved it) */
+        hdr_t old;
+        err = read_hdr(ob, ob->snap_addr, &old);
+        if (err == TERN_OK && hdr_live(ob, &old) && old.type == TYPE_SNAP) {
+            err = kill(ob, ob->snap_addr);
+            ob->snap_live -= err == TERN_OK ? 1u : 0u;
+        }
+    }
+    ob->snap_known = true;
+    ob->snap_addr = addr;
+    return err != TERN_OK ? err : drop_old_snapshots(ob);
 }
 
 tern_err_t tern_outbox_load_inflight(tern_outbox_t *ob, tern_mqtt_inflight_t *table, size_t cap,
@@ -807,7 +1008,7 @@ tern_err_t tern_outbox_load_inflight(tern_outbox_t *ob, tern_mqtt_inflight_t *ta
         return TERN_ERR_STATE;
     }
     *count = 0;
-    query_t q = { TYPE_SNAP, false, 0, TERN_OUTBOX_PRIOS, false, 0 };
+    query_t q = { TYPE_SNAP, false, 0, TERN_OUTBOX_PRIOS, false, 0, false };
     found_t f;
     tern_err_t err = find(ob, &q, &f);
     if (err != TERN_OK || !f.any) {

@@ -14,53 +14,10 @@
 
 #include "tern/backoff.h"
 #include "tern/link.h"
-#include "tern/port/posix_faulty.h"
-#include "tern/port/posix_net.h"
+#include "tern/port/posix_link.h"
 #include "tern_broker.h"
 #include "tern_test.h"
 #include "tern_test_net.h"
-
-/* -------------------------------------------- a TCP link, behind the wrapper -- */
-
-typedef struct tcp_link {
-    const char *bind;
-    uint16_t port;
-    tern_posix_tcp_t tcp;
-    tern_posix_faulty_t faulty; /* wraps tcp's stream; its mode is the test's */
-} tcp_link_t;
-
-static tern_err_t tl_start(void *ctx, tern_ms_t now)
-{
-    (void)now;
-    tcp_link_t *l = ctx;
-    tern_posix_tcp_opts_t o;
-    tern_posix_tcp_opts_default(&o);
-    o.bind_addr = l->bind;
-    o.timeout_ms = 2000;
-    return tern_posix_tcp_connect(&l->tcp, "127.0.0.1", l->port, &o);
-}
-
-static tern_err_t tl_poll(void *ctx, tern_ms_t now)
-{
-    tcp_link_t *l = ctx;
-    return tern_posix_tcp_poll(&l->tcp, now);
-}
-
-static tern_transport_t tl_transport(void *ctx)
-{
-    tcp_link_t *l = ctx;
-    return tern_posix_faulty_transport(&l->faulty);
-}
-
-static void tl_close(void *ctx)
-{
-    tcp_link_t *l = ctx;
-    tern_posix_tcp_close(&l->tcp);
-}
-
-static const tern_link_ops_t tl_ops = {
-    "posix-tcp", tl_start, tl_poll, tl_transport, tl_close, NULL
-};
 
 static tern_err_t zero_fill(void *ctx, void *buf, size_t len)
 {
@@ -113,12 +70,12 @@ static bool poll_until_active(tern_link_mgr_t *m, const tern_link_t *want, uint3
 
 /* MQTT CONNECT/CONNACK as @p id over the active link; the broker must see it come
  * from @p source. */
-static void hello(tern_broker_t *b, tern_link_mgr_t *m, tcp_link_t *tl, const char *source,
+static void hello(tern_broker_t *b, tern_link_mgr_t *m, tern_posix_link_t *tl, const char *source,
                   const char *id)
 {
     tern_transport_t tr;
     assert_int_equal(tern_link_transport(m, &tr), TERN_OK);
-    int fd = tern_posix_tcp_fd(&tl->tcp);
+    int fd = tern_posix_link_fd(tl);
     assert_true(fd >= 0);
     tern_err_t err = tern_test_mqtt_hello(&tr, fd, id);
     struct sockaddr_in me;
@@ -142,10 +99,8 @@ static void test_cut_switch_failback(void **state)
     static tern_broker_t broker;
     assert_int_equal(tern_broker_start(&broker, NULL), TERN_OK);
 
-    static tcp_link_t tl[2];
-    memset(tl, 0, sizeof tl);
-    tl[0].bind = "127.0.0.1";
-    tl[1].bind = "127.0.0.2";
+    static tern_posix_link_t tl[2];
+    static const char *const sources[2] = { "127.0.0.1", "127.0.0.2" };
     tern_rng_t rng = { &zero_rng_ops, NULL };
     tern_backoff_config_t bc = { TERN_BACKOFF_ADDITIVE, 200, 2000, 0, 0 };
     tern_backoff_t bo[2];
@@ -153,17 +108,14 @@ static void test_cut_switch_failback(void **state)
     memset(links, 0, sizeof links);
     static const char *const names[2] = { "primary", "backup" };
     for (int i = 0; i < 2; i++) {
-        tl[i].port = broker.port;
-        tl[i].tcp.fd = -1;
-        tern_transport_t lower = tern_posix_tcp_transport(&tl[i].tcp);
-        tern_posix_faulty_init(&tl[i].faulty, &lower, NULL);
+        tern_posix_link_init(&tl[i], "127.0.0.1", broker.port, sources[i], 2000, NULL);
         assert_int_equal(tern_backoff_init(&bo[i], &bc, &rng), TERN_OK);
         links[i].name = names[i];
         links[i].kind = i == 0 ? TERN_LINK_ETHERNET : TERN_LINK_CELLULAR;
         links[i].cost = i == 0 ? TERN_LINK_COST_FREE : TERN_LINK_COST_METERED;
         links[i].mtu = 1500;
         links[i].rank = (uint8_t)i;
-        links[i].ops = &tl_ops;
+        links[i].ops = &tern_posix_link_ops;
         links[i].ctx = &tl[i];
         links[i].backoff = &bo[i];
     }
@@ -179,7 +131,7 @@ static void test_cut_switch_failback(void **state)
     hello(&broker, &m, &tl[0], "127.0.0.1", "tern-link-a");
 
     /* cut it: the next write fails, the caller reports it, one poll starts the backup */
-    assert_int_equal(tern_posix_faulty_set_mode(&tl[0].faulty, TERN_POSIX_FAULTY_CUT, 0), TERN_OK);
+    assert_int_equal(tern_posix_link_fault(&tl[0], TERN_POSIX_FAULTY_CUT, 0), TERN_OK);
     tern_transport_t tr;
     assert_int_equal(tern_link_transport(&m, &tr), TERN_OK);
     uint8_t ping[2] = { 0xC0, 0x00 };
@@ -189,18 +141,18 @@ static void test_cut_switch_failback(void **state)
     assert_int_equal(tern_link_report_failure(&m, err), TERN_OK);
     tern_err_t r = tern_link_poll(&m, tern_test_now_ms());
     assert_true(r == TERN_OK || r == TERN_ERR_AGAIN);
-    assert_true(tern_posix_tcp_fd(&tl[1].tcp) >= 0); /* backup under way in the same poll */
-    assert_int_equal(tern_posix_tcp_fd(&tl[0].tcp), -1);
+    assert_true(tern_posix_link_fd(&tl[1]) >= 0); /* backup under way in the same poll */
+    assert_int_equal(tern_posix_link_fd(&tl[0]), -1);
     assert_true(poll_until_active(&m, &links[1], 3000));
     assert_false(tern_link_bulk_allowed(&m));
     hello(&broker, &m, &tl[1], "127.0.0.2", "tern-link-b");
 
     /* healed: after its backoff and 500 ms of stable trial connection, back to primary */
-    assert_int_equal(tern_posix_faulty_set_mode(&tl[0].faulty, TERN_POSIX_FAULTY_PASS, 0), TERN_OK);
+    assert_int_equal(tern_posix_link_fault(&tl[0], TERN_POSIX_FAULTY_PASS, 0), TERN_OK);
     tern_ms_t t0 = tern_test_now_ms();
     assert_true(poll_until_active(&m, &links[0], 5000));
     assert_true(tern_time_elapsed(tern_test_now_ms(), t0) >= 500);
-    assert_int_equal(tern_posix_tcp_fd(&tl[1].tcp), -1);
+    assert_int_equal(tern_posix_link_fd(&tl[1]), -1);
     hello(&broker, &m, &tl[0], "127.0.0.1", "tern-link-a2");
 
     static const char *const want[] = {

@@ -1,244 +1,425 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A device on a Linux host: a POSIX board, one MQTT 5 session to a broker,
- * telemetry up and commands down. It publishes a reading every PERIOD ms at
- * QoS 1 on tern/<id>/telemetry, answers each command received on
- * tern/<id>/cmd with a response (MQTT 5 request/response: the command's
- * Response Topic and Correlation Data, or tern/<id>/cmd/resp), and stops on
- * the command "stop". Its loop is the device loop: poll the session, sleep on
- * the socket until the session's next deadline. When the broker goes away it
- * keeps taking readings (the session queues them), reconnects after a
- * full-jitter backoff and resumes its session, so nothing is lost.
+ * A device on a Linux host: two network links, a persistent outbox in a flash
+ * file, one MQTT session that rides through link cuts and broker restarts.
  *
- * usage: tern_device HOST PORT DEVICE_ID
+ * Every reading goes through tern_uplink (tern/uplink.h): it is written to the
+ * outbox (a NOR flash image in FILE) before anything is sent, drained to the
+ * broker critical first, and leaves the outbox only on its PUBACK, so a broker
+ * outage, a link cut, a power cut or a SIGKILL loses nothing. The links are
+ * TCP connections from distinct loopback source addresses (tern/port/
+ * posix_link.h): "eth0" from 127.0.0.1 (free, preferred) and "lte0" from
+ * 127.0.0.2 (metered, the backup). Bulk records (history) drain only over eth0
+ * once the session has been up for the stable time.
+ *
+ * Readings go to tern/<id>/telemetry at NORMAL priority (every 10th one is
+ * also an alert on tern/<id>/alert at CRITICAL priority when -a is given, and
+ * a history record at BULK priority on tern/<id>/history with -H). Commands
+ * arrive on tern/<id>/cmd: "stop", "cut eth0" / "heal eth0" (fault injection),
+ * anything else is answered on tern/<id>/cmd/resp (or the command's MQTT 5
+ * Response Topic). SIGUSR1 cuts eth0, SIGUSR2 heals it. One line per event.
+ *
+ * usage: tern_device [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]
+ *                    [-s STABLE_MS] [-t SECONDS] [-q] HOST PORT DEVICE_ID
+ *   -f FILE      the flash file (default DEVICE_ID.flash); kept between runs
+ *   -n COUNT     take COUNT readings (0: only drain what the outbox holds), then stop
+ *                once the outbox is empty; default: until the command "stop"
+ *   -p, -k       a tick every PERIOD_MS (default 500) taking PER_TICK readings (default 1)
+ *   -3           MQTT 3.1.1 (the sequence number goes in the payload) instead of 5
+ *   -1           one link only (eth0)
+ *   -s STABLE_MS how long a link must be up before fail back or bulk (default 2000)
+ *   -t SECONDS   give up (exit 1) after this long (default: never)
+ *   -q           quiet: no line per reading
  */
 #define _POSIX_C_SOURCE 200809L
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "tern/backoff.h"
-#include "tern/mqtt.h"
+#include "tern/link.h"
+#include "tern/outbox.h"
 #include "tern/port/posix.h"
-#include "tern/port/posix_conn.h"
+#include "tern/port/posix_link.h"
+#include "tern/uplink.h"
 
-enum { PERIOD_MS = 500, INFLIGHT = 32 }; /* 32 readings: a 15 s outage */
+enum {
+    INFLIGHT = 16,                /* its snapshot, 16 x 12 bytes, is one outbox record */
+    MAX_PAYLOAD = 240,            /* an outbox record: 2 + topic + payload */
+    FLASH_SIZE = 4 * 1024 * 1024, /* 4 MiB of NOR ... */
+    FLASH_SECTOR = 16 * 1024,     /* ... in 16 KiB sectors: about 15,000 records */
+};
 
-typedef struct {
+typedef struct device {
     const char *id;
-    tern_mqtt_t m;
-    bool connected, stop, ended;
-    char topic_cmd[96], topic_tele[96], topic_resp[96];
-    char reply[160];
-    tern_mqtt_view_t reply_topic;
-    uint32_t seq;
+    char topic_cmd[96], topic_tele[96], topic_resp[96], topic_alert[96], topic_hist[96];
+    tern_uplink_t up;
+    tern_posix_link_t pl[2];
+    bool stop, quiet;
+    unsigned long delivered, rejected, evicted;
 } device_t;
 
-static tern_mqtt_view_t sview(const char *s)
+static volatile sig_atomic_t g_cut = 0, g_heal = 0;
+
+static void on_signal(int sig)
 {
-    tern_mqtt_view_t v = { (const uint8_t *)s, strlen(s) };
-    return v;
+    if (sig == SIGUSR1) {
+        g_cut = 1;
+    } else {
+        g_heal = 1;
+    }
 }
 
-static void on_event(void *user, const tern_mqtt_event_t *ev)
+static void fault(device_t *d, bool cut)
+{
+    tern_err_t e =
+        tern_posix_link_fault(&d->pl[0], cut ? TERN_POSIX_FAULTY_CUT : TERN_POSIX_FAULTY_PASS, 0);
+    printf("device %s: eth0 %s (%s)\n", d->id, cut ? "cut" : "healed", tern_err_name(e));
+}
+
+static void on_command(device_t *d, const tern_mqtt_publish_t *msg)
+{
+    int n = (int)msg->payload.len;
+    const char *p = (const char *)msg->payload.ptr;
+    printf("device %s: command received: %.*s\n", d->id, n, p);
+    if (n == 4 && memcmp(p, "stop", 4) == 0) {
+        d->stop = true;
+    } else if (n == 8 && memcmp(p, "cut eth0", 8) == 0) {
+        fault(d, true);
+    } else if (n == 9 && memcmp(p, "heal eth0", 9) == 0) {
+        fault(d, false);
+    }
+    /* the answer goes through the outbox too (critical: the operator is waiting) */
+    char topic[128], reply[128];
+    if (msg->props.present & TERN_MQTT_HAS_RESPONSE_TOPIC &&
+        msg->props.response_topic.len < sizeof topic) {
+        memcpy(topic, msg->props.response_topic.ptr, msg->props.response_topic.len);
+        topic[msg->props.response_topic.len] = '\0';
+    } else {
+        snprintf(topic, sizeof topic, "%s", d->topic_resp);
+    }
+    int len = snprintf(reply, sizeof reply, "done: %.*s", n > 100 ? 100 : n, p);
+    tern_err_t e =
+        tern_uplink_send(&d->up, TERN_OUTBOX_CRITICAL, topic, reply, (size_t)len, false, NULL);
+    if (e != TERN_OK) {
+        printf("device %s: reply not queued: %s\n", d->id, tern_strerror(e));
+    }
+}
+
+static void on_event(void *user, const tern_uplink_event_t *ev)
 {
     device_t *d = user;
     switch (ev->type) {
-    case TERN_MQTT_EV_CONNECTED:
-        d->connected = true;
-        printf("device %s: connected (session present: %s)\n", d->id,
-               ev->limits->session_present ? "yes" : "no");
-        break;
-    case TERN_MQTT_EV_MESSAGE: {
-        const tern_mqtt_publish_t *msg = ev->msg;
-        int n = (int)msg->payload.len;
-        printf("device %s: command received: %.*s\n", d->id, n, (const char *)msg->payload.ptr);
-        d->stop = msg->payload.len == 4 && memcmp(msg->payload.ptr, "stop", 4) == 0;
-        snprintf(d->reply, sizeof d->reply, "done: %.*s", n > 100 ? 100 : n,
-                 (const char *)msg->payload.ptr);
-        bool has_rt = (msg->props.present & TERN_MQTT_HAS_RESPONSE_TOPIC) != 0;
-        d->reply_topic = has_rt ? msg->props.response_topic : sview(d->topic_resp);
-        /* The views die with the callback: the reply is published from here. */
-        tern_mqtt_publish_t r = { .qos = 1, .topic = d->reply_topic, .payload = sview(d->reply) };
-        if (msg->props.present & TERN_MQTT_HAS_CORRELATION_DATA) {
-            r.props.present |= TERN_MQTT_HAS_CORRELATION_DATA;
-            r.props.correlation_data = msg->props.correlation_data;
-        }
-        tern_err_t err = tern_mqtt_publish(&d->m, &r, 0, NULL);
-        if (err != TERN_OK) {
-            printf("device %s: reply not sent: %s\n", d->id, tern_strerror(err));
+    case TERN_UPLINK_EV_LINK: {
+        const tern_link_event_t *l = ev->link_ev;
+        if (l->type == TERN_LINK_EVENT_UP) {
+            printf("device %s: link %s up (%s, %s)\n", d->id, l->link->name,
+                   tern_link_kind_name(l->link->kind),
+                   l->link->cost == TERN_LINK_COST_FREE ? "free" : "metered");
+        } else if (l->type == TERN_LINK_EVENT_DOWN) {
+            printf("device %s: link %s down (%s)\n", d->id, l->link->name,
+                   l->err == TERN_OK ? "left for a preferred link" : tern_strerror(l->err));
+        } else {
+            printf("device %s: link switched %s -> %s\n", d->id, l->from->name, l->link->name);
         }
         break;
     }
-    case TERN_MQTT_EV_DISCONNECTED:
-    case TERN_MQTT_EV_LINK_DEAD:
-        d->ended = true;
-        d->connected = false;
-        if (ev->err != TERN_OK) {
-            printf("device %s: connection ended: %s\n", d->id, tern_strerror(ev->err));
-        }
+    case TERN_UPLINK_EV_ONLINE:
+        printf("device %s: online over %s (session present: %s), %lu queued\n", d->id,
+               ev->link ? ev->link->name : "?", ev->session_present ? "yes" : "no",
+               (unsigned long)tern_uplink_backlog(&d->up));
         break;
-    default:
+    case TERN_UPLINK_EV_OFFLINE:
+        printf("device %s: offline (%s), %lu queued\n", d->id,
+               ev->err == TERN_OK ? "disconnected" : tern_strerror(ev->err),
+               (unsigned long)tern_uplink_backlog(&d->up));
+        break;
+    case TERN_UPLINK_EV_DELIVERED:
+        d->delivered++;
+        break;
+    case TERN_UPLINK_EV_REJECTED:
+        d->rejected++;
+        printf("device %s: record %u rejected: %s\n", d->id, (unsigned)ev->seq,
+               tern_strerror(ev->err));
+        break;
+    case TERN_UPLINK_EV_MQTT:
+        if (ev->mqtt->type == TERN_MQTT_EV_MESSAGE && ev->mqtt->offset == 0) {
+            on_command(d, ev->mqtt->msg);
+        }
         break;
     }
 }
 
-static bool until_ended(void *arg)
+static void on_evict(void *user, uint32_t seq, tern_outbox_prio_t prio)
 {
-    return ((const device_t *)arg)->ended;
+    device_t *d = user;
+    d->evicted++;
+    printf("device %s: outbox full, record %u (priority %d) evicted\n", d->id, (unsigned)seq,
+           (int)prio);
+}
+
+static void usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]\n"
+            "          [-s STABLE_MS] [-t SECONDS] [-q] HOST PORT DEVICE_ID\n",
+            argv0);
 }
 
 int main(int argc, char **argv)
 {
-    static uint8_t tx[4096], rx[4096], copy[INFLIGHT * 256];
-    static tern_mqtt_inflight_t inflight[INFLIGHT];
-    static tern_mqtt_sub_entry_t subs[2];
     static device_t d;
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s HOST PORT DEVICE_ID\n", argv[0]);
+    static uint8_t tx[2048], rx[2048], scratch[TERN_UPLINK_SCRATCH(MAX_PAYLOAD)];
+    static tern_mqtt_inflight_t inflight[INFLIGHT];
+    static tern_mqtt_sub_entry_t subs[1];
+    static tern_outbox_t ob;
+    static tern_posix_board_t board;
+    const char *file = NULL;
+    long count = -1, per_tick = 1, period = 500, stable = 2000, limit_s = 0;
+    bool v311 = false, one_link = false, alerts = false, history = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:q")) != -1) {
+        switch (opt) {
+        case 'f':
+            file = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'p':
+            period = atol(optarg);
+            break;
+        case 'k':
+            per_tick = atol(optarg);
+            break;
+        case '3':
+            v311 = true;
+            break;
+        case '1':
+            one_link = true;
+            break;
+        case 'a':
+            alerts = true;
+            break;
+        case 'H':
+            history = true;
+            break;
+        case 's':
+            stable = atol(optarg);
+            break;
+        case 't':
+            limit_s = atol(optarg);
+            break;
+        case 'q':
+            d.quiet = true;
+            break;
+        default:
+            usage(argv[0]);
+            return 2;
+        }
+    }
+    if (argc - optind != 3 || period < 1 || per_tick < 1 || stable < 0) {
+        usage(argv[0]);
         return 2;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0); /* interleave sensibly with the operator's output */
-    d.id = argv[3];
+    const char *host = argv[optind];
+    uint16_t port = (uint16_t)atoi(argv[optind + 1]);
+    d.id = argv[optind + 2];
+    char fbuf[256];
+    if (file == NULL) {
+        snprintf(fbuf, sizeof fbuf, "%s.flash", d.id);
+        file = fbuf;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGUSR1, on_signal);
+    signal(SIGUSR2, on_signal);
     snprintf(d.topic_cmd, sizeof d.topic_cmd, "tern/%s/cmd", d.id);
     snprintf(d.topic_tele, sizeof d.topic_tele, "tern/%s/telemetry", d.id);
     snprintf(d.topic_resp, sizeof d.topic_resp, "tern/%s/cmd/resp", d.id);
+    snprintf(d.topic_alert, sizeof d.topic_alert, "tern/%s/alert", d.id);
+    snprintf(d.topic_hist, sizeof d.topic_hist, "tern/%s/history", d.id);
 
-    tern_posix_board_config_t bcfg;
-    tern_posix_board_t board;
-    tern_posix_board_config_default(&bcfg);
-    if (tern_posix_board_open(&board, &bcfg) != TERN_OK) {
+    /* The board: real clock, getrandom (so a fleet's backoffs differ), flash in FILE. */
+    tern_posix_board_config_t bc;
+    tern_posix_board_config_default(&bc);
+    bc.flash.sim.size = FLASH_SIZE;
+    bc.flash.sim.sector_size = FLASH_SECTOR;
+    bc.flash.path = file;
+    tern_err_t err = tern_posix_board_open(&board, &bc);
+    if (err != TERN_OK) {
+        fprintf(stderr, "device %s: flash %s: %s\n", d.id, file, tern_strerror(err));
         return 1;
     }
     const tern_hal_t *hal = tern_posix_board_hal(&board);
+    tern_outbox_config_t oc = { tern_posix_flash_hal(&board.flash), MAX_PAYLOAD, on_evict, &d };
+    err = tern_outbox_mount(&ob, &oc);
 
-    tern_posix_conn_config_t ccfg = { argv[1], (uint16_t)atoi(argv[2]), NULL, NULL };
-    tern_posix_conn_t conn;
-    memset(&conn, 0, sizeof conn);
-    conn.tcp.fd = -1;
-    tern_mqtt_config_t cfg = {
-        .tx = tx,
-        .rx = rx,
-        .tx_size = sizeof tx,
-        .rx_size = sizeof rx,
-        .inflight = inflight,
-        .inflight_count = INFLIGHT,
-        .copy = copy,
-        .copy_size = sizeof copy,
-        .subs = subs,
-        .sub_count = 2,
+    /* Two links; each retries on its own full-jitter backoff (0.2 s window doubling to 5 s). */
+    static const char *const names[2] = { "eth0", "lte0" };
+    static const char *const sources[2] = { "127.0.0.1", "127.0.0.2" };
+    static tern_link_t links[2];
+    static tern_backoff_t bo[2];
+    tern_backoff_config_t boc = { TERN_BACKOFF_FULL_JITTER, 200, 5000, 0, 0 };
+    size_t nlinks = one_link ? 1 : 2;
+    for (size_t i = 0; err == TERN_OK && i < nlinks; i++) {
+        tern_posix_link_init(&d.pl[i], host, port, sources[i], 2000, &hal->clock);
+        err = tern_backoff_init(&bo[i], &boc, &hal->rng);
+        links[i] = (tern_link_t){ .name = names[i],
+                                  .kind = i == 0 ? TERN_LINK_ETHERNET : TERN_LINK_CELLULAR,
+                                  .cost = i == 0 ? TERN_LINK_COST_FREE : TERN_LINK_COST_METERED,
+                                  .mtu = 1500,
+                                  .rank = (uint8_t)i,
+                                  .ops = &tern_posix_link_ops,
+                                  .ctx = &d.pl[i],
+                                  .backoff = &bo[i] };
+    }
+    static tern_link_mgr_t mgr;
+    tern_link_config_t lc = { (uint32_t)stable, NULL, NULL };
+    if (err == TERN_OK) {
+        err = tern_link_init(&mgr, links, nlinks, &lc);
+    }
+
+    /* The session: never a clean start, a session the broker keeps for 10 minutes. */
+    tern_uplink_config_t uc = {
+        .links = &mgr,
+        .mqtt = { .tx = tx,
+                  .rx = rx,
+                  .tx_size = sizeof tx,
+                  .rx_size = sizeof rx,
+                  .inflight = inflight,
+                  .inflight_count = INFLIGHT,
+                  .subs = subs,
+                  .sub_count = 1,
+                  .timeout_ms = 5000 },
+        .outbox = &ob,
+        .version = v311 ? TERN_MQTT_PROTO_V311 : TERN_MQTT_PROTO_V5,
+        .qos = 1,
+        .bulk_max_cost = TERN_LINK_COST_FREE,
+        .bulk_stable_ms = (uint32_t)stable,
+        .scratch = scratch,
+        .scratch_size = sizeof scratch,
         .on_event = on_event,
         .user = &d,
     };
-    /* Reconnects wait a full-jitter backoff: 0.5 s window doubling up to 8 s. */
-    tern_backoff_config_t bcfg2 = { TERN_BACKOFF_FULL_JITTER, 500, 8000, 0, 0 };
-    tern_backoff_t backoff;
-    tern_err_t err = tern_mqtt_init(&d.m, &cfg);
-    if (err == TERN_OK) {
-        err = tern_backoff_init(&backoff, &bcfg2, &hal->rng);
+    uc.connect.client_id.ptr = (const uint8_t *)d.id;
+    uc.connect.client_id.len = strlen(d.id);
+    uc.connect.keep_alive = 5;
+    if (!v311) {
+        uc.connect.props.present = TERN_MQTT_HAS_SESSION_EXPIRY;
+        uc.connect.props.session_expiry = 600;
     }
-    /* Never a clean start: every connect resumes the device's session if the broker
-     * has it (Session Present), so the broker keeps the subscription and queued
-     * commands, and the session resends what was in flight. */
-    tern_mqtt_connect_t cn = { .client_id = sview(d.id), .keep_alive = 5, .clean_start = false };
-    cn.props.present = TERN_MQTT_HAS_SESSION_EXPIRY;
-    cn.props.session_expiry = 300;
-    tern_mqtt_sub_t sub = { sview(d.topic_cmd), 1 };
-    bool online = false, subscribed = false;
-    tern_ms_t next = tern_clock_now(&hal->clock), retry_at = next;
+    if (err == TERN_OK) {
+        err = tern_uplink_init(&d.up, &uc);
+    }
+    if (err != TERN_OK) {
+        fprintf(stderr, "device %s: %s\n", d.id, tern_strerror(err));
+        tern_posix_board_close(&board);
+        return 1;
+    }
+    printf("device %s: outbox %s mounted, %lu records waiting, next sequence %u\n", d.id, file,
+           (unsigned long)tern_uplink_backlog(&d.up), (unsigned)tern_outbox_next_seq(&ob));
 
-    /* The device loop: a reading every PERIOD_MS, online or not (the session queues
-     * QoS 1 readings while offline); commands whenever they come; reconnect on loss. */
+    tern_mqtt_sub_t sub = { { (const uint8_t *)d.topic_cmd, strlen(d.topic_cmd) }, 1 };
+    bool subscribed = false;
+    long taken = 0;
+    tern_ms_t start = tern_clock_now(&hal->clock), next = start;
     while (err == TERN_OK && !d.stop) {
         tern_ms_t now = tern_clock_now(&hal->clock);
-        if (!online && tern_deadline_passed(now, retry_at)) {
-            tern_err_t cerr = tern_posix_conn_establish(&conn, &ccfg, &hal->clock, 2000);
-            if (cerr == TERN_OK) {
-                d.ended = false;
-                cerr = tern_posix_mqtt_connect(&d.m, &conn, &hal->clock, TERN_MQTT_PROTO_V5, &cn,
-                                               3000);
-            }
-            if (cerr == TERN_OK && d.connected) {
-                online = true;
-                tern_backoff_reset(&backoff);
-                if (!subscribed) {
-                    err = tern_mqtt_subscribe(&d.m, &sub, 1, 0, NULL);
-                    subscribed = err == TERN_OK;
+        if (g_cut) {
+            g_cut = 0;
+            fault(&d, true);
+        }
+        if (g_heal) {
+            g_heal = 0;
+            fault(&d, false);
+        }
+        if ((count < 0 || taken < count) && tern_deadline_passed(now, next)) {
+            for (long i = 0; i < per_tick && (count < 0 || taken < count) && err == TERN_OK; i++) {
+                char body[96];
+                uint32_t r = 0, seq = 0;
+                (void)tern_rng_uniform(&hal->rng, 200, &r);
+                int n = snprintf(body, sizeof body, "{\"n\":%ld,\"temp_c\":%u.%02u}", taken,
+                                 (unsigned)(20 + r / 100), (unsigned)(r % 100));
+                err = tern_uplink_send(&d.up, TERN_OUTBOX_NORMAL, d.topic_tele, body, (size_t)n,
+                                       false, &seq);
+                if (err == TERN_OK && alerts && taken % 10 == 9) {
+                    err = tern_uplink_send(&d.up, TERN_OUTBOX_CRITICAL, d.topic_alert, body,
+                                           (size_t)n, false, NULL);
                 }
-            } else {
-                uint32_t delay = 0;
-                tern_posix_conn_close(&conn);
-                err = tern_backoff_next(&backoff, &delay);
-                printf("device %s: broker unreachable (%s), retry %u in %u ms\n", d.id,
-                       tern_strerror(cerr), (unsigned)tern_backoff_attempts(&backoff),
-                       (unsigned)delay);
-                retry_at = tern_deadline_in(tern_clock_now(&hal->clock), delay);
+                if (err == TERN_OK && history) {
+                    err = tern_uplink_send(&d.up, TERN_OUTBOX_BULK, d.topic_hist, body, (size_t)n,
+                                           false, NULL);
+                }
+                if (err == TERN_OK && !d.quiet) {
+                    printf("device %s: reading %ld queued as record %u\n", d.id, taken,
+                           (unsigned)seq);
+                }
+                taken++;
             }
+            next = tern_deadline_in(next, (uint32_t)period);
+            if (tern_time_before(next, now)) {
+                next = now; /* fell behind (a slow flash): do not burst to catch up */
+            }
+        }
+        if (err == TERN_OK) {
+            err = tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
+        }
+        if (err == TERN_OK && !subscribed && tern_uplink_online(&d.up)) {
+            tern_err_t se = tern_mqtt_subscribe(tern_uplink_mqtt(&d.up), &sub, 1, 0, NULL);
+            subscribed = se == TERN_OK;
+        }
+        if (count >= 0 && taken >= count && tern_uplink_backlog(&d.up) == 0) {
+            break; /* all taken, all acknowledged */
         }
         now = tern_clock_now(&hal->clock);
-        if (err == TERN_OK && tern_deadline_passed(now, next)) {
-            char body[64];
-            uint32_t r;
-            (void)tern_rng_uniform(&hal->rng, 200, &r);
-            snprintf(body, sizeof body, "{\"seq\":%u,\"temp_c\":%u.%02u}", (unsigned)d.seq,
-                     (unsigned)(20 + r / 100), (unsigned)(r % 100));
-            tern_mqtt_publish_t p = { .qos = 1,
-                                      .topic = sview(d.topic_tele),
-                                      .payload = sview(body) };
-            tern_err_t perr = tern_mqtt_publish(&d.m, &p, d.seq, NULL);
-            if (perr == TERN_OK) {
-                d.seq++;
-            } else {
-                /* the in-flight table is full (long outage): this reading is skipped */
-                printf("device %s: reading not queued: %s\n", d.id, tern_strerror(perr));
-            }
-            next = tern_deadline_in(now, PERIOD_MS);
+        if (limit_s > 0 && tern_time_elapsed(now, start) >= (uint32_t)limit_s * 1000u) {
+            printf("device %s: time limit reached\n", d.id);
+            break;
         }
-        if (online) {
-            tern_err_t perr = tern_mqtt_poll(&d.m, now);
-            if (perr != TERN_OK || d.ended) {
-                uint32_t delay = 0;
-                online = false;
-                d.connected = false;
-                tern_posix_conn_close(&conn);
-                err = tern_backoff_next(&backoff, &delay);
-                printf("device %s: connection lost (%s), reconnecting in %u ms\n", d.id,
-                       tern_strerror(perr != TERN_OK ? perr : TERN_ERR_CLOSED), (unsigned)delay);
-                retry_at = tern_deadline_in(tern_clock_now(&hal->clock), delay);
-                continue;
+        /* sleep until the socket moves, a timer is due or the next tick */
+        uint32_t wait_ms = tern_uplink_next_timeout(&d.up, now);
+        if (count < 0 || taken < count) {
+            uint32_t tick = tern_deadline_remaining(now, next);
+            wait_ms = tick < wait_ms ? tick : wait_ms;
+        }
+        wait_ms = wait_ms > 1000 ? 1000 : wait_ms;
+        const tern_link_t *act = tern_link_active(&mgr);
+        struct pollfd pfd = { -1, POLLIN, 0 };
+        if (act != NULL) {
+            pfd.fd = tern_posix_link_fd(act->ctx);
+            if (tern_mqtt_want_write(tern_uplink_mqtt(&d.up))) {
+                pfd.events |= POLLOUT;
             }
         }
-        tern_ms_t wake = online ? tern_mqtt_next_deadline(&d.m, now) : retry_at;
-        if (tern_time_before(next, wake)) {
-            wake = next;
-        }
-        uint32_t wait_ms = tern_deadline_remaining(now, wake);
-        if (online) {
-            (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&d.m), wait_ms);
-        } else {
-            struct timespec ts = { (time_t)(wait_ms / 1000u), (long)(wait_ms % 1000u) * 1000000L };
-            nanosleep(&ts, NULL);
+        (void)poll(&pfd, 1, (int)wait_ms);
+    }
+    if (err == TERN_OK && d.stop) {
+        /* let what is queued (the reply to "stop" at least) leave first, for up to 3 s */
+        tern_ms_t until = tern_deadline_in(tern_clock_now(&hal->clock), 3000);
+        while (err == TERN_OK && tern_uplink_backlog(&d.up) > 0 &&
+               !tern_deadline_passed(tern_clock_now(&hal->clock), until)) {
+            err = tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
+            const tern_link_t *act = tern_link_active(&mgr);
+            struct pollfd pfd = { act ? tern_posix_link_fd(act->ctx) : -1, POLLIN, 0 };
+            (void)poll(&pfd, 1, 20);
         }
     }
-    if (err == TERN_OK && d.stop && online) {
-        /* Let the reply to "stop" leave, then say goodbye properly. */
-        tern_ms_t until = tern_deadline_in(tern_clock_now(&hal->clock), 2000);
-        while (tern_mqtt_pending(&d.m) > 0 &&
-               !tern_deadline_passed(tern_clock_now(&hal->clock), until) && err == TERN_OK) {
-            err = tern_mqtt_poll(&d.m, tern_clock_now(&hal->clock));
-            (void)tern_posix_conn_wait(&conn, tern_mqtt_want_write(&d.m), 50);
-        }
-        if (tern_mqtt_disconnect(&d.m, 0, NULL) == TERN_OK) {
-            (void)tern_posix_mqtt_run(&d.m, &conn, &hal->clock, until_ended, &d, 2000);
-        }
+    unsigned long backlog = tern_uplink_backlog(&d.up);
+    if (err == TERN_OK && tern_uplink_online(&d.up) &&
+        tern_mqtt_disconnect(tern_uplink_mqtt(&d.up), 0, NULL) == TERN_OK) {
+        (void)tern_uplink_poll(&d.up, tern_clock_now(&hal->clock)); /* the DISCONNECT goes out */
     }
-    tern_posix_conn_close(&conn);
+    tern_link_close_all(&mgr);
     tern_posix_board_close(&board);
     if (err != TERN_OK) {
         fprintf(stderr, "device %s: %s\n", d.id, tern_strerror(err));
         return 1;
     }
-    printf("device %s: stopped after %u readings\n", d.id, (unsigned)d.seq);
-    return d.stop ? 0 : 1;
+    printf("device %s: stopped: %ld readings taken, %lu delivered, %lu rejected, %lu evicted, "
+           "%lu still queued\n",
+           d.id, taken, d.delivered, d.rejected, d.evicted, backlog);
+    return backlog == 0 || d.stop ? 0 : 1;
 }

@@ -5,7 +5,7 @@ it is killed. N QoS 1 messages go into the outbox file, ternctl is killed with
 SIGKILL mid-stream, started again on the same file without a message, and a
 Paho subscriber (persistent session) counts the distinct outbox sequence
 numbers (MQTT 5 user property "seq") it received. Prints
-'fault sigkill: sent=N received_unique=M duplicates=D' and 'N passed, M failed'.
+'fault ternctl_sigkill: sent=N received_unique=M duplicates=D' and 'N passed, M failed'.
 
 usage: ternctl_outbox.py <ternctl>"""
 import os
@@ -78,7 +78,7 @@ def main():
         with lock:
             uniq = len(set(seqs))
             dups = len(seqs) - uniq
-        print(f"fault sigkill: sent={N} received_unique={uniq} duplicates={dups}")
+        print(f"fault ternctl_sigkill: sent={N} received_unique={uniq} duplicates={dups}")
         results.append(uniq == N and None not in seqs)
         print(("PASS" if results[-1] else "FAIL") + " every message arrived, each with its seq")
     finally:

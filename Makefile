@@ -6,6 +6,7 @@
 #   make size          flash/RAM per module on Cortex-M4 (-Os, hard float)
 #   make bench         benchmarks, ours vs a reference, as ratios
 #   make fuzz          run every fuzz target for FUZZ_SECONDS each
+#   make powerloss-full the outbox power-cut sweep at full size (every cut, every tear; ~15 min)
 #   make format-check  fail if any file differs from .clang-format; make format fixes them
 #   make install       install the host package to PREFIX (default /usr/local)
 
@@ -16,7 +17,7 @@ CMAKE        ?= cmake
 CTEST        ?= ctest
 QEMU_RUN     := ports/cortex-m/qemu-run.sh
 
-.PHONY: all deps demo test size bench fuzz format format-check install clean \
+.PHONY: all deps demo test size bench fuzz powerloss-full format format-check install clean \
         build-debug build-asan build-release build-cortex-m4 build-size
 
 all: build-debug
@@ -52,6 +53,9 @@ bench: build-release
 
 fuzz: build-asan
 	@./tools/run-fuzz.sh build/asan/tests/fuzz $(FUZZ_SECONDS)
+
+powerloss-full: build-release
+	TERN_POWERLOSS_FULL=1 ./build/release/tests/powerloss/sweep_outbox
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format-check: | deps

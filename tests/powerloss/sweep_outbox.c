@@ -15,9 +15,12 @@
  *  - the next sequence number is above every one reported durable;
  *  - the in-flight snapshot is the last one saved (or the one being saved);
  *  - the outbox still works: one more enqueue and ack.
- * Default: every cut point. Prints `powerloss outbox: <N> cut points, <M> passed`.
- * If the workload ever grows past MAX_DEFAULT points, the default becomes an
- * evenly spread subset and TERN_POWERLOSS_FULL=1 runs them all.
+ * Default (`make test`): the 260-step workload, power cut once at every
+ * operation, the kind of tear taken in turn. TERN_POWERLOSS_FULL=1 (`make
+ * powerloss-full`): a 1,500-step workload that wraps the log many times over,
+ * cut at every operation with every kind of tear. Prints
+ * `powerloss outbox: <N> cut points, <M> passed`; a cut point is one
+ * (operation, tear) pair.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,8 +33,10 @@
 #include "tern_norsim.h"
 
 /* 4 sectors of 256 B, 24-byte payloads: 44-byte slots, 5 per sector, 15 usable. */
-enum { SECTOR = 256, SECTORS = 4, SIZE = SECTOR * SECTORS, MAXP = 24, STEPS = 260 };
-enum { MAX_SEQ = 2048, MAX_DEFAULT = 6000 };
+enum { SECTOR = 256, SECTORS = 4, SIZE = SECTOR * SECTORS, MAXP = 24 };
+enum { STEPS_CI = 260, STEPS_FULL = 1500, MAX_SEQ = 8192 };
+
+static uint32_t g_steps = STEPS_CI;
 
 typedef enum {
     S_NONE = 0,
@@ -123,7 +128,7 @@ static tern_err_t workload(tern_outbox_t *ob, const tern_outbox_config_t *cfg)
     g_model_broken = false;
     uint64_t r = 0x9E3779B97F4A7C15u;
     tern_err_t err = tern_outbox_mount(ob, cfg);
-    for (uint32_t step = 0; err == TERN_OK && step < STEPS; step++) {
+    for (uint32_t step = 0; err == TERN_OK && step < g_steps; step++) {
         uint32_t act = rnd(&r) % 100;
         if (act < 52) {
             uint32_t p = rnd(&r) % 10;
@@ -277,6 +282,9 @@ int main(void)
     tern_norsim_t sim;
     tern_outbox_t ob;
     tern_outbox_config_t cfg = { { NULL, NULL }, MAXP, on_evict, NULL };
+    const char *env = getenv("TERN_POWERLOSS_FULL");
+    bool full = env != NULL && strcmp(env, "1") == 0;
+    g_steps = full ? STEPS_FULL : STEPS_CI;
     open_flash(&sim, 1);
     cfg.flash = tern_norsim_flash(&sim);
     tern_err_t err = workload(&ob, &cfg);
@@ -295,23 +303,21 @@ int main(void)
     }
     fprintf(stderr, "clean run: %u ops, %u erases, %u evictions\n", (unsigned)n_ops,
             (unsigned)erases, (unsigned)evictions);
-    const char *full = getenv("TERN_POWERLOSS_FULL");
-    uint32_t stride = 1;
-    if (n_ops > MAX_DEFAULT && !(full != NULL && strcmp(full, "1") == 0)) {
-        stride = (n_ops + MAX_DEFAULT - 1) / MAX_DEFAULT;
-    }
     unsigned total = 0, passed = 0;
-    for (uint32_t k = 1; k <= n_ops; k += stride) {
-        total++;
-        open_flash(&sim, 1000u + k);
-        tern_norsim_cut_after(&sim, k, k_tears[k % TEARS]);
-        err = workload(&ob, &cfg);
-        if (err != TERN_ERR_POWER_LOST || !tern_norsim_power_lost(&sim)) {
-            fprintf(stderr, "cut %u: workload ended with %s\n", (unsigned)k, tern_strerror(err));
-            continue;
+    for (uint32_t k = 1; k <= n_ops; k++) {
+        for (uint32_t t = 0; t < (full ? (uint32_t)TEARS : 1u); t++) {
+            total++;
+            open_flash(&sim, 1000u + k * TEARS + t);
+            tern_norsim_cut_after(&sim, k, k_tears[full ? t : k % TEARS]);
+            err = workload(&ob, &cfg);
+            if (err != TERN_ERR_POWER_LOST || !tern_norsim_power_lost(&sim)) {
+                fprintf(stderr, "cut %u: workload ended with %s\n", (unsigned)k,
+                        tern_strerror(err));
+                continue;
+            }
+            tern_norsim_reboot(&sim);
+            passed += check(&ob, &cfg, k);
         }
-        tern_norsim_reboot(&sim);
-        passed += check(&ob, &cfg, k);
     }
     printf("powerloss outbox: %u cut points, %u passed\n", total, passed);
     return passed == total ? 0 : 1;

@@ -32,7 +32,6 @@
  *   -q           quiet: no line per reading
  */
 #define _POSIX_C_SOURCE 200809L
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,7 +264,7 @@ int main(int argc, char **argv)
     tern_backoff_config_t boc = { TERN_BACKOFF_FULL_JITTER, 200, 5000, 0, 0 };
     size_t nlinks = one_link ? 1 : 2;
     for (size_t i = 0; err == TERN_OK && i < nlinks; i++) {
-        tern_posix_link_init(&d.pl[i], host, port, sources[i], 2000, &hal->clock);
+        tern_posix_link_init(&d.pl[i], host, port, sources[i], 2000, NULL, &hal->clock);
         err = tern_backoff_init(&bo[i], &boc, &hal->rng);
         links[i] = (tern_link_t){ .name = names[i],
                                   .kind = i == 0 ? TERN_LINK_ETHERNET : TERN_LINK_CELLULAR,
@@ -387,14 +386,8 @@ int main(int argc, char **argv)
         }
         wait_ms = wait_ms > 1000 ? 1000 : wait_ms;
         const tern_link_t *act = tern_link_active(&mgr);
-        struct pollfd pfd = { -1, POLLIN, 0 };
-        if (act != NULL) {
-            pfd.fd = tern_posix_link_fd(act->ctx);
-            if (tern_mqtt_want_write(tern_uplink_mqtt(&d.up))) {
-                pfd.events |= POLLOUT;
-            }
-        }
-        (void)poll(&pfd, 1, (int)wait_ms);
+        tern_posix_link_wait(act ? act->ctx : NULL, tern_mqtt_want_write(tern_uplink_mqtt(&d.up)),
+                             wait_ms);
     }
     if (err == TERN_OK && d.stop) {
         /* let what is queued (the reply to "stop" at least) leave first, for up to 3 s */
@@ -403,8 +396,7 @@ int main(int argc, char **argv)
                !tern_deadline_passed(tern_clock_now(&hal->clock), until)) {
             err = tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
             const tern_link_t *act = tern_link_active(&mgr);
-            struct pollfd pfd = { act ? tern_posix_link_fd(act->ctx) : -1, POLLIN, 0 };
-            (void)poll(&pfd, 1, 20);
+            tern_posix_link_wait(act ? act->ctx : NULL, false, 20);
         }
     }
     unsigned long backlog = tern_uplink_backlog(&d.up);

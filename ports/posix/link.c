@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A link of the link manager: TCP from a chosen source address, behind the fault wrapper. */
+/* A link of the link manager: TCP (+ TLS) from a chosen source address, behind the fault wrapper.
+ */
+#define _POSIX_C_SOURCE 200809L
 #include "tern/port/posix_link.h"
+
+#include <time.h>
 
 static tern_err_t pl_start(void *ctx, tern_ms_t now)
 {
@@ -9,26 +13,22 @@ static tern_err_t pl_start(void *ctx, tern_ms_t now)
     if (l->faulty.mode == TERN_POSIX_FAULTY_CUT) {
         return TERN_ERR_CONNECT; /* the cable is out: nothing to connect over */
     }
+    tern_err_t e = tern_posix_conn_open(&l->conn, &l->cfg);
+    l->started = true;
     /* a new connection starts with empty DELAY queues, in the mode the link is in */
     tern_posix_faulty_mode_t mode = l->faulty.mode;
     uint32_t delay_ms = l->faulty.delay_ms;
-    tern_transport_t lower = l->faulty.lower;
     tern_clock_t clock = l->faulty.clock;
+    tern_transport_t lower = tern_posix_conn_transport(&l->conn);
     tern_posix_faulty_init(&l->faulty, &lower, &clock);
     (void)tern_posix_faulty_set_mode(&l->faulty, mode, delay_ms);
-    tern_posix_tcp_opts_t o;
-    tern_posix_tcp_opts_default(&o);
-    o.bind_addr = l->bind_addr;
-    if (l->connect_timeout_ms) {
-        o.timeout_ms = l->connect_timeout_ms;
-    }
-    return tern_posix_tcp_connect(&l->tcp, l->host, l->port, &o);
+    return e;
 }
 
 static tern_err_t pl_poll(void *ctx, tern_ms_t now)
 {
     tern_posix_link_t *l = ctx;
-    tern_err_t e = tern_posix_tcp_poll(&l->tcp, now);
+    tern_err_t e = tern_posix_conn_poll(&l->conn, now);
     if (e == TERN_OK && l->faulty.mode == TERN_POSIX_FAULTY_CUT) {
         e = TERN_ERR_IO; /* carrier lost */
     }
@@ -44,7 +44,10 @@ static tern_transport_t pl_transport(void *ctx)
 static void pl_close(void *ctx)
 {
     tern_posix_link_t *l = ctx;
-    tern_posix_tcp_close(&l->tcp);
+    if (l->started) {
+        tern_posix_conn_close(&l->conn);
+        l->started = false;
+    }
 }
 
 const tern_link_ops_t tern_posix_link_ops = { "posix-tcp",  pl_start, pl_poll,
@@ -52,14 +55,20 @@ const tern_link_ops_t tern_posix_link_ops = { "posix-tcp",  pl_start, pl_poll,
 
 void tern_posix_link_init(tern_posix_link_t *l, const char *host, uint16_t port,
                           const char *bind_addr, uint32_t connect_timeout_ms,
-                          const tern_clock_t *clock)
+                          const tern_posix_tls_config_t *tls, const tern_clock_t *clock)
 {
-    l->host = host;
-    l->port = port;
-    l->bind_addr = bind_addr;
-    l->connect_timeout_ms = connect_timeout_ms;
-    l->tcp.fd = -1;
-    tern_transport_t lower = tern_posix_tcp_transport(&l->tcp);
+    tern_posix_tcp_opts_default(&l->tcp_opts);
+    l->tcp_opts.bind_addr = bind_addr;
+    if (connect_timeout_ms) {
+        l->tcp_opts.timeout_ms = connect_timeout_ms;
+    }
+    l->cfg.host = host;
+    l->cfg.port = port;
+    l->cfg.tcp = &l->tcp_opts;
+    l->cfg.tls = tls;
+    l->conn.tcp.fd = -1;
+    l->started = false;
+    tern_transport_t lower = tern_posix_conn_transport(&l->conn);
     tern_posix_faulty_init(&l->faulty, &lower, clock);
 }
 
@@ -71,5 +80,15 @@ tern_err_t tern_posix_link_fault(tern_posix_link_t *l, tern_posix_faulty_mode_t 
 
 int tern_posix_link_fd(const tern_posix_link_t *l)
 {
-    return tern_posix_tcp_fd(&l->tcp);
+    return l->started ? tern_posix_tcp_fd(&l->conn.tcp) : -1;
+}
+
+void tern_posix_link_wait(tern_posix_link_t *l, bool want_write, uint32_t timeout_ms)
+{
+    if (l != NULL && l->started && tern_posix_link_fd(l) >= 0) {
+        (void)tern_posix_conn_wait(&l->conn, want_write, timeout_ms);
+        return;
+    }
+    struct timespec ts = { (time_t)(timeout_ms / 1000u), (long)(timeout_ms % 1000u) * 1000000L };
+    nanosleep(&ts, NULL);
 }

@@ -108,7 +108,7 @@ static void test_cut_switch_failback(void **state)
     memset(links, 0, sizeof links);
     static const char *const names[2] = { "primary", "backup" };
     for (int i = 0; i < 2; i++) {
-        tern_posix_link_init(&tl[i], "127.0.0.1", broker.port, sources[i], 2000, NULL);
+        tern_posix_link_init(&tl[i], "127.0.0.1", broker.port, sources[i], 2000, NULL, NULL);
         assert_int_equal(tern_backoff_init(&bo[i], &bc, &rng), TERN_OK);
         links[i].name = names[i];
         links[i].kind = i == 0 ? TERN_LINK_ETHERNET : TERN_LINK_CELLULAR;

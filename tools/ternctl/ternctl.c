@@ -14,16 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tern/backoff.h"
+#include "tern/link.h"
 #include "tern/mqtt.h"
 #include "tern/outbox.h"
 #include "tern/port/posix.h"
 #include "tern/port/posix_conn.h"
+#include "tern/port/posix_link.h"
+#include "tern/uplink.h"
 
 enum { MAX_USER_PROPS = 16, MAX_TOPICS = 16, INFLIGHT = 32 };
 
 /* The outbox file of `pub --outbox`: 1 MiB of simulated NOR in 16 KiB sectors,
- * messages up to 512 bytes: room for about 1,800 waiting messages. (The outbox
- * scans its slots on every call, so a bigger file is slower per message.) */
+ * records (2 + topic + message) up to 512 bytes: room for about 1,800 waiting
+ * messages. */
 enum { OUTBOX_SIZE = 1u << 20, OUTBOX_SECTOR = 16u << 10, OUTBOX_MAX_PAYLOAD = 512 };
 
 typedef struct {
@@ -57,13 +61,6 @@ typedef struct {
     tern_err_t end_err;
     long published, received;
     size_t suback_failures;
-    /* pub --outbox */
-    tern_outbox_t *ob;
-    tern_mqtt_inflight_t *inflight;
-    size_t inflight_count;
-    uint8_t payload[OUTBOX_MAX_PAYLOAD];
-    char seq_text[12];
-    tern_mqtt_prop_t props[MAX_USER_PROPS + 1];
 } app_t;
 
 static void usage(FILE *f)
@@ -77,9 +74,10 @@ static void usage(FILE *f)
                "  --tls-hostname NAME  --alpn PROTO\n"
                "pub: -q QOS  -r (retain)  --repeat N\n"
                "     --outbox FILE [--priority critical|normal|bulk]: queue the messages in a\n"
-               "     persistent outbox on FILE first, then send them; run again on the same\n"
-               "     FILE (with or without -m) to resume after a crash. Each message carries\n"
-               "     its outbox sequence number (MQTT 5 user property \"seq\").\n"
+               "     persistent outbox on FILE first, then send them, reconnecting with\n"
+               "     backoff until -W; run again on the same FILE (with or without -m) to\n"
+               "     resume after a crash. Each message carries its outbox sequence number\n"
+               "     (MQTT 5 user property \"seq\"; MQTT 3.1.1: the payload's first 4 bytes).\n"
                "sub: -q QOS  -C COUNT (exit after COUNT messages)  -v (print the topic)\n"
                "     --no-local (MQTT 5)\n");
 }
@@ -361,22 +359,10 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
         a->connected = true;
         break;
     case TERN_MQTT_EV_PUBLISHED:
-        if (ev->err == TERN_ERR_NOT_FOUND && a->ob) {
-            /* a resend of a record acknowledged just before a crash: nothing to do */
-        } else if (ev->err != TERN_OK) {
+        if (ev->err != TERN_OK) {
             fprintf(stderr, "ternctl: publish %u refused: %s\n", ev->packet_id,
                     tern_strerror(ev->err));
             a->end_err = ev->err;
-        } else if (a->ob) {
-            /* acknowledged: it leaves the outbox, and the in-flight state on flash follows */
-            tern_err_t e = tern_outbox_ack(a->ob, ev->token);
-            if (e == TERN_OK) {
-                e = tern_outbox_save_inflight(a->ob, a->inflight, a->inflight_count);
-            }
-            if (e != TERN_OK) {
-                fprintf(stderr, "ternctl: outbox: %s\n", tern_strerror(e));
-                a->end_err = e;
-            }
         }
         a->published++;
         break;
@@ -422,95 +408,12 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
     }
 }
 
-/* The message of outbox record @p seq, with its sequence number as the MQTT 5 user
- * property "seq" so a receiver can drop duplicates. The views point into @p a. */
-static tern_err_t outbox_message(app_t *a, uint32_t seq, tern_mqtt_publish_t *msg)
-{
-    tern_outbox_rec_t rec;
-    tern_err_t e = tern_outbox_read(a->ob, seq, &rec, a->payload, sizeof a->payload);
-    if (e != TERN_OK) {
-        return e;
-    }
-    *msg = a->msg;
-    msg->payload.ptr = a->payload;
-    msg->payload.len = rec.len;
-    snprintf(a->seq_text, sizeof a->seq_text, "%u", (unsigned)seq);
-    memcpy(a->props, a->o->uprops, a->o->n_uprops * sizeof a->props[0]);
-    tern_mqtt_prop_t *p = &a->props[a->o->n_uprops];
-    p->id = TERN_MQTT_PROP_USER_PROPERTY;
-    p->str = view("seq");
-    p->str2 = view(a->seq_text);
-    msg->props.list = a->props;
-    msg->props.list_count = a->o->n_uprops + 1;
-    return TERN_OK;
-}
-
 static tern_err_t reproduce(void *user, const tern_mqtt_inflight_t *rec, tern_mqtt_publish_t *msg)
 {
-    app_t *a = user;
-    if (a->ob) {
-        return outbox_message(a, rec->token, msg);
-    }
+    (void)rec;
+    const app_t *a = user;
     *msg = a->msg; /* every publish of a run is the same message */
     return TERN_OK;
-}
-
-static bool in_flight(const app_t *a, uint32_t seq)
-{
-    for (size_t i = 0; i < a->inflight_count; i++) {
-        if (a->inflight[i].stage >= TERN_MQTT_STAGE_PUBACK &&
-            a->inflight[i].stage <= TERN_MQTT_STAGE_PUBCOMP && a->inflight[i].token == seq) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static uint32_t outbox_waiting(const tern_outbox_t *ob)
-{
-    return tern_outbox_count(ob, TERN_OUTBOX_CRITICAL) + tern_outbox_count(ob, TERN_OUTBOX_NORMAL) +
-           tern_outbox_count(ob, TERN_OUTBOX_BULK);
-}
-
-static bool until_outbox_empty(void *arg)
-{
-    const app_t *a = arg;
-    return outbox_waiting(a->ob) == 0 || a->ended || a->end_err != TERN_OK;
-}
-
-/* Send every outbox record that is not in flight yet, in drain order (critical
- * first), then run until all are acknowledged. */
-static tern_err_t outbox_drain(app_t *a, tern_mqtt_t *m, tern_posix_conn_t *c,
-                               const tern_clock_t *clock, uint32_t timeout_ms)
-{
-    tern_outbox_rec_t rec;
-    tern_err_t err = tern_outbox_peek(a->ob, &rec, NULL, 0);
-    while (err == TERN_OK && a->end_err == TERN_OK && !a->ended) {
-        if (!in_flight(a, rec.seq)) {
-            tern_mqtt_publish_t msg;
-            err = outbox_message(a, rec.seq, &msg);
-            if (err == TERN_OK) {
-                err = tern_posix_mqtt_publish(m, c, clock, &msg, rec.seq, timeout_ms);
-            }
-            if (err == TERN_OK) {
-                err = tern_outbox_save_inflight(a->ob, a->inflight, a->inflight_count);
-            }
-            if (err == TERN_ERR_NOT_FOUND) {
-                err = TERN_OK; /* acknowledged while we waited for room */
-            }
-        }
-        if (err == TERN_OK) {
-            tern_outbox_rec_t after = rec;
-            err = tern_outbox_next(a->ob, &after, &rec, NULL, 0);
-        }
-    }
-    if (err == TERN_ERR_EMPTY) {
-        err = TERN_OK;
-    }
-    if (err == TERN_OK) {
-        err = tern_posix_mqtt_run(m, c, clock, until_outbox_empty, a, timeout_ms);
-    }
-    return err != TERN_OK ? err : a->end_err;
 }
 
 static bool until_published(void *arg)
@@ -536,6 +439,149 @@ static bool until_ended(void *arg)
     return ((const app_t *)arg)->ended;
 }
 
+/* The CONNECT every run sends; @p idbuf holds a generated client id. */
+static void fill_connect(const opts_t *o, tern_mqtt_connect_t *cn, char *idbuf, size_t cap)
+{
+    if (!o->id) {
+        /* an outbox resumes a session, so its client id must not change between runs */
+        snprintf(idbuf, cap, o->outbox ? "ternctl-outbox" : "ternctl-%ld", (long)getpid());
+    }
+    memset(cn, 0, sizeof *cn);
+    cn->client_id = view(o->id ? o->id : idbuf);
+    cn->keep_alive = o->keepalive;
+    cn->clean_start = !o->no_clean && !o->outbox; /* an outbox resumes its session */
+    if (o->outbox && o->ver == TERN_MQTT_PROTO_V5 && !o->session_expiry) {
+        cn->props.present |= TERN_MQTT_HAS_SESSION_EXPIRY;
+        cn->props.session_expiry = 3600; /* the broker keeps the QoS state across our restarts */
+    }
+    cn->has_username = o->user != NULL;
+    cn->username = view(o->user);
+    cn->has_password = o->pass != NULL;
+    cn->password = view(o->pass);
+    if (o->session_expiry) {
+        cn->props.present |= TERN_MQTT_HAS_SESSION_EXPIRY;
+        cn->props.session_expiry = o->session_expiry;
+    }
+    cn->props.list = o->uprops;
+    cn->props.list_count = o->n_uprops;
+}
+
+static void on_uplink(void *user, const tern_uplink_event_t *ev)
+{
+    long *delivered = user;
+    if (ev->type == TERN_UPLINK_EV_DELIVERED) {
+        (*delivered)++;
+    } else if (ev->type == TERN_UPLINK_EV_REJECTED) {
+        fprintf(stderr, "ternctl: record %u refused: %s\n", (unsigned)ev->seq,
+                tern_strerror(ev->err));
+    } else if (ev->type == TERN_UPLINK_EV_OFFLINE && ev->err != TERN_OK) {
+        fprintf(stderr, "ternctl: offline (%s), retrying with backoff\n", tern_strerror(ev->err));
+    } else if (ev->type == TERN_UPLINK_EV_LINK && ev->link_ev->type == TERN_LINK_EVENT_DOWN &&
+               ev->err != TERN_OK) {
+        fprintf(stderr, "ternctl: connect: %s, retrying with backoff\n", tern_strerror(ev->err));
+    }
+}
+
+static void on_evict(void *user, uint32_t seq, tern_outbox_prio_t prio)
+{
+    (void)user;
+    fprintf(stderr, "ternctl: outbox full: record %u (priority %d) evicted\n", (unsigned)seq,
+            (int)prio);
+}
+
+/*
+ * pub --outbox: the messages go into the outbox file before any network I/O,
+ * then tern_uplink drains it over one link (TCP or TLS), reconnecting with a
+ * full-jitter backoff until the outbox is empty or the timeout passes.
+ */
+static int run_outbox(const opts_t *o, const tern_mqtt_connect_t *cn,
+                      const tern_posix_tls_config_t *tls, const tern_clock_t *clock,
+                      uint32_t timeout_ms)
+{
+    static tern_posix_flash_t flash;
+    static tern_outbox_t ob;
+    static tern_posix_link_t pl;
+    static tern_link_t link;
+    static tern_link_mgr_t mgr;
+    static tern_backoff_t bo;
+    static tern_uplink_t up;
+    static uint8_t tx[8192], rx[8192], scratch[TERN_UPLINK_SCRATCH(OUTBOX_MAX_PAYLOAD)];
+    static tern_mqtt_inflight_t inflight[INFLIGHT];
+    long delivered = 0;
+    tern_posix_flash_config_t fc = { .sim = { OUTBOX_SIZE, OUTBOX_SECTOR, 4, 0, 0, 1 },
+                                     .path = o->outbox };
+    tern_err_t e = tern_posix_flash_open(&flash, &fc);
+    if (e != TERN_OK) {
+        return fail("outbox", e);
+    }
+    tern_outbox_config_t oc = { tern_posix_flash_hal(&flash), OUTBOX_MAX_PAYLOAD, on_evict, NULL };
+    e = tern_outbox_mount(&ob, &oc);
+    tern_rng_t rng = tern_posix_rng_hal();
+    tern_backoff_config_t bc = { TERN_BACKOFF_FULL_JITTER, 200, 5000, 0, 0 };
+    if (e == TERN_OK) {
+        e = tern_backoff_init(&bo, &bc, &rng);
+    }
+    tern_posix_link_init(&pl, o->host, o->port, NULL, 10000, tls, clock);
+    link = (tern_link_t){ .name = "net", .ops = &tern_posix_link_ops, .ctx = &pl, .backoff = &bo };
+    tern_link_config_t lc = { 0, NULL, NULL };
+    if (e == TERN_OK) {
+        e = tern_link_init(&mgr, &link, 1, &lc);
+    }
+    tern_uplink_config_t uc = {
+        .links = &mgr,
+        .mqtt = { .tx = tx,
+                  .rx = rx,
+                  .tx_size = sizeof tx,
+                  .rx_size = sizeof rx,
+                  .inflight = inflight,
+                  .inflight_count = INFLIGHT },
+        .outbox = &ob,
+        .version = o->ver,
+        .connect = *cn,
+        .qos = o->qos,
+        .bulk_max_cost = TERN_LINK_COST_EXPENSIVE, /* bulk may go: this is an explicit run */
+        .scratch = scratch,
+        .scratch_size = sizeof scratch,
+        .on_event = on_uplink,
+        .user = &delivered,
+    };
+    if (e == TERN_OK) {
+        e = tern_uplink_init(&up, &uc);
+    }
+    for (long i = 0; e == TERN_OK && o->have_msg && i < o->repeat; i++) {
+        e = tern_uplink_send(&up, o->priority, o->topics[0], o->message.ptr, o->message.len,
+                             o->retain, NULL);
+    }
+    if (e != TERN_OK) {
+        tern_posix_flash_close(&flash);
+        return fail("outbox", e);
+    }
+    tern_ms_t deadline = tern_deadline_in(tern_clock_now(clock), timeout_ms);
+    while (e == TERN_OK && tern_uplink_backlog(&up) > 0 &&
+           !tern_deadline_passed(tern_clock_now(clock), deadline)) {
+        e = tern_uplink_poll(&up, tern_clock_now(clock));
+        uint32_t wait = tern_uplink_next_timeout(&up, tern_clock_now(clock));
+        tern_posix_link_wait(tern_link_active(&mgr) ? &pl : NULL,
+                             tern_mqtt_want_write(tern_uplink_mqtt(&up)), wait < 100 ? wait : 100);
+    }
+    if (e == TERN_OK && tern_uplink_online(&up) &&
+        tern_mqtt_disconnect(tern_uplink_mqtt(&up), 0, NULL) == TERN_OK) {
+        (void)tern_uplink_poll(&up, tern_clock_now(clock));
+    }
+    uint32_t left = tern_uplink_backlog(&up);
+    tern_link_close_all(&mgr);
+    tern_posix_flash_close(&flash);
+    if (e != TERN_OK) {
+        return fail("outbox", e);
+    }
+    if (left > 0) {
+        fprintf(stderr, "ternctl: timed out, %u messages still in the outbox\n", (unsigned)left);
+        return 1;
+    }
+    printf("ternctl: outbox empty, %ld messages acknowledged\n", delivered);
+    return 0;
+}
+
 static int run(const opts_t *o, bool pub)
 {
     static uint8_t tx[1u << 17], rx[1u << 17];
@@ -551,33 +597,6 @@ static int run(const opts_t *o, bool pub)
     tern_clock_t clock = tern_posix_clock_hal(&clk);
     uint32_t timeout_ms = o->timeout_s ? o->timeout_s * 1000u : 0xFFFFFFFFu / 4u;
 
-    /* pub --outbox: the messages are durable in the file before any network I/O. */
-    static tern_posix_flash_t flash;
-    static tern_outbox_t ob;
-    if (o->outbox) {
-        tern_posix_flash_config_t fc = { .sim = { OUTBOX_SIZE, OUTBOX_SECTOR, 4, 0, 0, 1 },
-                                         .path = o->outbox };
-        tern_err_t e = tern_posix_flash_open(&flash, &fc);
-        tern_outbox_config_t oc = { tern_posix_flash_hal(&flash), OUTBOX_MAX_PAYLOAD, NULL, NULL };
-        if (e == TERN_OK) {
-            e = tern_outbox_mount(&ob, &oc);
-        }
-        for (long i = 0; e == TERN_OK && o->have_msg && i < o->repeat; i++) {
-            e = tern_outbox_enqueue(&ob, o->priority, o->message.ptr, o->message.len, NULL);
-        }
-        if (e != TERN_OK) {
-            tern_posix_flash_close(&flash);
-            return fail("outbox", e);
-        }
-        a.ob = &ob;
-        a.inflight = inflight;
-        a.inflight_count = INFLIGHT;
-        /* what every record is sent as; set before connecting, for the resends */
-        a.msg.qos = o->qos;
-        a.msg.retain = o->retain;
-        a.msg.topic = view(o->topics[0]);
-    }
-
     const char *alpn[] = { o->alpn, NULL };
     tern_posix_tls_config_t tls = {
         .ca_file = o->cafile,
@@ -586,6 +605,12 @@ static int run(const opts_t *o, bool pub)
         .key_file = o->key,
         .alpn = o->alpn ? alpn : NULL,
     };
+    char idbuf[32];
+    tern_mqtt_connect_t cn;
+    fill_connect(o, &cn, idbuf, sizeof idbuf);
+    if (o->outbox) {
+        return run_outbox(o, &cn, o->cafile ? &tls : NULL, &clock, timeout_ms);
+    }
     tern_posix_conn_config_t ccfg = { o->host, o->port, NULL, o->cafile ? &tls : NULL };
     tern_posix_conn_t conn;
     tern_err_t err =
@@ -611,38 +636,6 @@ static int run(const opts_t *o, bool pub)
     };
     tern_mqtt_t m;
     err = tern_mqtt_init(&m, &cfg);
-    if (err == TERN_OK && a.ob) {
-        /* resume the flows a killed run left in flight (resent with DUP on Session Present) */
-        size_t n = 0;
-        err = tern_outbox_load_inflight(a.ob, inflight, INFLIGHT, &n);
-        if (err == TERN_OK) {
-            err = tern_mqtt_restore(&m);
-        }
-    }
-    char idbuf[32];
-    if (!o->id) {
-        /* an outbox resumes a session, so its client id must not change between runs */
-        snprintf(idbuf, sizeof idbuf, o->outbox ? "ternctl-outbox" : "ternctl-%ld", (long)getpid());
-    }
-    tern_mqtt_connect_t cn;
-    memset(&cn, 0, sizeof cn);
-    cn.client_id = view(o->id ? o->id : idbuf);
-    cn.keep_alive = o->keepalive;
-    cn.clean_start = !o->no_clean && !o->outbox; /* an outbox resumes its session */
-    if (o->outbox && o->ver == TERN_MQTT_PROTO_V5 && !o->session_expiry) {
-        cn.props.present |= TERN_MQTT_HAS_SESSION_EXPIRY;
-        cn.props.session_expiry = 3600; /* the broker keeps the QoS state across our restarts */
-    }
-    cn.has_username = o->user != NULL;
-    cn.username = view(o->user);
-    cn.has_password = o->pass != NULL;
-    cn.password = view(o->pass);
-    if (o->session_expiry) {
-        cn.props.present |= TERN_MQTT_HAS_SESSION_EXPIRY;
-        cn.props.session_expiry = o->session_expiry;
-    }
-    cn.props.list = o->uprops;
-    cn.props.list_count = o->n_uprops;
     if (err == TERN_OK) {
         err = tern_posix_mqtt_connect(&m, &conn, &clock, o->ver, &cn, timeout_ms);
     }
@@ -651,12 +644,7 @@ static int run(const opts_t *o, bool pub)
         return a.ended ? 1 : fail("connect", err); /* a refusal was reported by the event */
     }
 
-    if (pub && a.ob) {
-        err = outbox_drain(&a, &m, &conn, &clock, timeout_ms);
-        if (err == TERN_OK) {
-            printf("ternctl: outbox empty, %ld messages acknowledged\n", a.published);
-        }
-    } else if (pub) {
+    if (pub) {
         tern_mqtt_publish_t *msg = &a.msg;
         msg->qos = o->qos;
         msg->retain = o->retain;
@@ -697,10 +685,7 @@ static int run(const opts_t *o, bool pub)
     if (err == TERN_OK && a.end_err != TERN_OK) {
         err = a.end_err;
     }
-    if (a.ob) {
-        tern_posix_flash_close(&flash);
-    }
-    if (err == TERN_OK && pub && !a.ob && a.published < o->repeat) {
+    if (err == TERN_OK && pub && a.published < o->repeat) {
         err = TERN_ERR_CLOSED; /* the session ended before every publish finished */
     }
     if (err != TERN_OK) {

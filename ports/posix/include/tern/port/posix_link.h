@@ -2,7 +2,8 @@
 /**
  * @file posix_link.h
  * @brief POSIX port: a link for the link manager (tern/link.h) made of a TCP
- * connection from its own source address, behind the fault-injecting wrapper.
+ * connection (with TLS over it if configured) from its own source address,
+ * behind the fault-injecting wrapper.
  *
  * Each link connects to the broker from `bind_addr` (127.0.0.1, 127.0.0.2 ...
  * on loopback, or an interface's address on a real host), so the broker sees
@@ -18,7 +19,10 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "tern/link.h"
+#include "tern/port/posix_conn.h"
 #include "tern/port/posix_faulty.h"
 #include "tern/port/posix_net.h"
 
@@ -28,11 +32,10 @@ extern "C" {
 
 /** One TCP link. Fill with tern_posix_link_init(); the fields are private. */
 typedef struct tern_posix_link {
-    const char *host; /* numeric peer address */
-    uint16_t port;
-    const char *bind_addr; /* numeric source address, or NULL for the OS's choice */
-    uint32_t connect_timeout_ms;
-    tern_posix_tcp_t tcp;
+    tern_posix_tcp_opts_t tcp_opts; /* bind address, connect timeout */
+    tern_posix_conn_config_t cfg;
+    tern_posix_conn_t conn;
+    bool started;
     tern_posix_faulty_t faulty;
 } tern_posix_link_t;
 
@@ -41,12 +44,13 @@ extern const tern_link_ops_t tern_posix_link_ops;
 
 /**
  * Set @p l up to reach @p host:@p port from @p bind_addr (may be NULL), with a
- * connect timeout (0: the TCP default). @p clock drives the DELAY mode (NULL:
- * no DELAY mode for this link). The strings must outlive @p l.
+ * connect timeout (0: the TCP default), over TLS if @p tls is not NULL (the
+ * handshake is part of connecting). @p clock drives the DELAY mode (NULL: no
+ * DELAY mode for this link). The strings and @p tls must outlive @p l.
  */
 void tern_posix_link_init(tern_posix_link_t *l, const char *host, uint16_t port,
                           const char *bind_addr, uint32_t connect_timeout_ms,
-                          const tern_clock_t *clock);
+                          const tern_posix_tls_config_t *tls, const tern_clock_t *clock);
 
 /** Inject a fault (or heal with TERN_POSIX_FAULTY_PASS); see posix_faulty.h. */
 tern_err_t tern_posix_link_fault(tern_posix_link_t *l, tern_posix_faulty_mode_t mode,
@@ -54,6 +58,13 @@ tern_err_t tern_posix_link_fault(tern_posix_link_t *l, tern_posix_faulty_mode_t 
 
 /** The socket to wait on, or -1 when the link is closed. */
 int tern_posix_link_fd(const tern_posix_link_t *l);
+
+/**
+ * Block up to @p timeout_ms until the link has something to read (TLS-buffered
+ * bytes included), can write (if @p want_write), or its connect moved; sleeps
+ * the whole time when the link is closed. For host programs and tests.
+ */
+void tern_posix_link_wait(tern_posix_link_t *l, bool want_write, uint32_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@ static tern_err_t pl_poll(void *ctx, tern_ms_t now)
 static tern_transport_t pl_transport(void *ctx)
 {
     tern_posix_link_t *l = ctx;
+    /* the TLS stream exists only once the handshake has begun: take it now, up */
+    l->faulty.lower = tern_posix_conn_transport(&l->conn);
     return tern_posix_faulty_transport(&l->faulty);
 }
 

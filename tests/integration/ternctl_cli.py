@@ -101,8 +101,22 @@ def main():
         case("mTLS: pub and sub with a client certificate",
              r.returncode == 0 and bg.returncode == 0 and out == "secret\n", out + err + r.stderr)
 
+        box = os.path.join(work, "tls.box")
+        bg = sub_bg(*mtls, "-t", "cli/tls-box", "-C", "3", "-q", "1")
+        r = run("pub", *mtls, "--outbox", box, "-t", "cli/tls-box", "-m", "kept", "--repeat", "3")
+        out, err = bg.communicate(timeout=10)
+        case("--outbox over mTLS: queued, drained, acknowledged",
+             r.returncode == 0 and "3 messages acknowledged" in r.stdout and
+             out == "kept\n" * 3, out + err + r.stdout + r.stderr)
+
         r = run("pub", *tls, "-t", "cli/tls", "-m", "x")
         case("mTLS listener refuses a client without a certificate", r.returncode == 1, r.stderr)
+
+        r = run("pub", "-p", str(free_port()), "--outbox", box, "-t", "cli/down", "-m", "later",
+                "-W", "2")
+        case("--outbox with no broker: retries until -W, keeps the message",
+             r.returncode == 1 and "still in the outbox" in r.stderr and
+             "retrying with backoff" in r.stderr, r.stderr)
 
         r = run("pub", "--tls-hostname", "localhost", "-p", str(tls_port),
                 "--cafile", f"{pki}/other-ca.crt",

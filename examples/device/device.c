@@ -15,9 +15,10 @@
  * Readings go to tern/<id>/telemetry at NORMAL priority (every 10th one is
  * also an alert on tern/<id>/alert at CRITICAL priority when -a is given, and
  * a history record at BULK priority on tern/<id>/history with -H). Commands
- * arrive on tern/<id>/cmd: "stop", "cut eth0" / "heal eth0" (fault injection),
- * anything else is answered on tern/<id>/cmd/resp (or the command's MQTT 5
- * Response Topic). SIGUSR1 cuts eth0, SIGUSR2 heals it. One line per event.
+ * arrive on tern/<id>/cmd: "stop", or a fault to inject on a link: "cut eth0",
+ * "drop lte0", "blackhole eth0", "delay eth0 300", "heal eth0"; each is
+ * answered on tern/<id>/cmd/resp (or the command's MQTT 5 Response Topic).
+ * SIGUSR1 cuts eth0, SIGUSR2 heals it. One line per event.
  *
  * usage: tern_device [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]
  *                    [-s STABLE_MS] [-t SECONDS] [-q] HOST PORT DEVICE_ID
@@ -72,11 +73,46 @@ static void on_signal(int sig)
     }
 }
 
-static void fault(device_t *d, bool cut)
+/* Put link @p i in fault @p mode (PASS heals it). */
+static void fault(device_t *d, int i, tern_posix_faulty_mode_t mode, uint32_t delay_ms)
 {
-    tern_err_t e =
-        tern_posix_link_fault(&d->pl[0], cut ? TERN_POSIX_FAULTY_CUT : TERN_POSIX_FAULTY_PASS, 0);
-    printf("device %s: eth0 %s (%s)\n", d->id, cut ? "cut" : "healed", tern_err_name(e));
+    static const char *const names[2] = { "eth0", "lte0" };
+    tern_err_t e = tern_posix_link_fault(&d->pl[i], mode, delay_ms);
+    printf("device %s: %s %s (%s)\n", d->id, names[i],
+           mode == TERN_POSIX_FAULTY_PASS ? "healed" : tern_posix_faulty_mode_name(mode),
+           tern_err_name(e));
+}
+
+/* "<fault> <link> [ms]": cut, heal (pass), drop, blackhole, delay; true if it was one. */
+static bool fault_command(device_t *d, const char *p, int n)
+{
+    static const struct {
+        const char *word;
+        tern_posix_faulty_mode_t mode;
+    } k[] = { { "cut", TERN_POSIX_FAULTY_CUT },
+              { "heal", TERN_POSIX_FAULTY_PASS },
+              { "drop", TERN_POSIX_FAULTY_DROP },
+              { "blackhole", TERN_POSIX_FAULTY_BLACKHOLE },
+              { "delay", TERN_POSIX_FAULTY_DELAY } };
+    char word[16], link[8];
+    unsigned long ms = 0;
+    char line[64];
+    if (n <= 0 || n >= (int)sizeof line) {
+        return false;
+    }
+    memcpy(line, p, (size_t)n);
+    line[n] = '\0';
+    if (sscanf(line, "%15s %7s %lu", word, link, &ms) < 2) {
+        return false;
+    }
+    int i = strcmp(link, "eth0") == 0 ? 0 : strcmp(link, "lte0") == 0 ? 1 : -1;
+    for (size_t j = 0; i >= 0 && j < sizeof k / sizeof k[0]; j++) {
+        if (strcmp(word, k[j].word) == 0) {
+            fault(d, i, k[j].mode, (uint32_t)ms);
+            return true;
+        }
+    }
+    return false;
 }
 
 static void on_command(device_t *d, const tern_mqtt_publish_t *msg)
@@ -86,10 +122,8 @@ static void on_command(device_t *d, const tern_mqtt_publish_t *msg)
     printf("device %s: command received: %.*s\n", d->id, n, p);
     if (n == 4 && memcmp(p, "stop", 4) == 0) {
         d->stop = true;
-    } else if (n == 8 && memcmp(p, "cut eth0", 8) == 0) {
-        fault(d, true);
-    } else if (n == 9 && memcmp(p, "heal eth0", 9) == 0) {
-        fault(d, false);
+    } else {
+        (void)fault_command(d, p, n);
     }
     /* the answer goes through the outbox too (critical: the operator is waiting) */
     char topic[128], reply[128];
@@ -329,11 +363,11 @@ int main(int argc, char **argv)
         tern_ms_t now = tern_clock_now(&hal->clock);
         if (g_cut) {
             g_cut = 0;
-            fault(&d, true);
+            fault(&d, 0, TERN_POSIX_FAULTY_CUT, 0);
         }
         if (g_heal) {
             g_heal = 0;
-            fault(&d, false);
+            fault(&d, 0, TERN_POSIX_FAULTY_PASS, 0);
         }
         if ((count < 0 || taken < count) && tern_deadline_passed(now, next)) {
             for (long i = 0; i < per_tick && (count < 0 || taken < count) && err == TERN_OK; i++) {

@@ -37,6 +37,8 @@ enum { SECTOR = 256, SECTORS = 4, SIZE = SECTOR * SECTORS, MAXP = 24 };
 enum { STEPS_CI = 260, STEPS_FULL = 1500, MAX_SEQ = 8192 };
 
 static uint32_t g_steps = STEPS_CI;
+/* Sequence numbers the workload can reach: the model's loops stop there (2,048 for the CI one). */
+static uint32_t g_max_seq = 2048;
 
 typedef enum {
     S_NONE = 0,
@@ -67,7 +69,7 @@ static bool g_model_broken;
 static void on_evict(void *user, uint32_t seq, tern_outbox_prio_t prio)
 {
     (void)user;
-    if (seq >= MAX_SEQ || g_model[seq].state != S_LIVE || g_model[seq].prio != prio ||
+    if (seq >= g_max_seq || g_model[seq].state != S_LIVE || g_model[seq].prio != prio ||
         prio == TERN_OUTBOX_CRITICAL) {
         g_model_broken = true;
         return;
@@ -77,7 +79,7 @@ static void on_evict(void *user, uint32_t seq, tern_outbox_prio_t prio)
 
 static void settle_evictions(st_t to)
 {
-    for (size_t i = 0; i < MAX_SEQ; i++) {
+    for (size_t i = 0; i < g_max_seq; i++) {
         if (g_model[i].state == S_EVICT_PENDING) {
             g_model[i].state = (uint8_t)to;
         }
@@ -138,7 +140,7 @@ static tern_err_t workload(tern_outbox_t *ob, const tern_outbox_config_t *cfg)
             uint16_t content = (uint16_t)step;
             uint8_t buf[MAXP];
             uint32_t want = tern_outbox_next_seq(ob), seq = 0;
-            if (want >= MAX_SEQ) {
+            if (want >= g_max_seq) {
                 return TERN_ERR_RANGE;
             }
             err = tern_outbox_enqueue(ob, prio, buf, make_payload(content, buf), &seq);
@@ -164,11 +166,11 @@ static tern_err_t workload(tern_outbox_t *ob, const tern_outbox_config_t *cfg)
                 seq = rec.seq;
             } else { /* any live one, out of order */
                 uint32_t n = 0;
-                for (uint32_t i = 0; i < MAX_SEQ; i++) {
+                for (uint32_t i = 0; i < g_max_seq; i++) {
                     n += g_model[i].state == S_LIVE;
                 }
                 err = n == 0 ? TERN_ERR_EMPTY : TERN_OK;
-                for (uint32_t i = 0, k = n ? rnd(&r) % n : 0; n && i < MAX_SEQ; i++) {
+                for (uint32_t i = 0, k = n ? rnd(&r) % n : 0; n && i < g_max_seq; i++) {
                     if (g_model[i].state == S_LIVE && k-- == 0) {
                         seq = i;
                         break;
@@ -225,9 +227,9 @@ static bool check(tern_outbox_t *ob, const tern_outbox_config_t *cfg, uint32_t p
     uint8_t buf[MAXP], want[MAXP];
     for (err = tern_outbox_peek(ob, &rec, buf, sizeof buf); err == TERN_OK;
          err = tern_outbox_next(ob, &rec, &rec, buf, sizeof buf)) {
-        CHECK(rec.seq < MAX_SEQ && !seen[rec.seq], "seq %u twice or out of range",
+        CHECK(rec.seq < g_max_seq && !seen[rec.seq], "seq %u twice or out of range",
               (unsigned)rec.seq);
-        if (rec.seq >= MAX_SEQ) {
+        if (rec.seq >= g_max_seq) {
             return false;
         }
         seen[rec.seq] = true;
@@ -241,7 +243,7 @@ static bool check(tern_outbox_t *ob, const tern_outbox_config_t *cfg, uint32_t p
         per_prio[rec.prio < 3 ? rec.prio : 0]++;
     }
     CHECK(err == TERN_ERR_EMPTY, "walk ended with %s", tern_strerror(err));
-    for (uint32_t i = 0; i < MAX_SEQ; i++) {
+    for (uint32_t i = 0; i < g_max_seq; i++) {
         CHECK(g_model[i].state != S_LIVE || seen[i], "durable seq %u lost", (unsigned)i);
     }
     for (int p = 0; p < 3; p++) {
@@ -285,12 +287,13 @@ int main(void)
     const char *env = getenv("TERN_POWERLOSS_FULL");
     bool full = env != NULL && strcmp(env, "1") == 0;
     g_steps = full ? STEPS_FULL : STEPS_CI;
+    g_max_seq = full ? MAX_SEQ : 2048;
     open_flash(&sim, 1);
     cfg.flash = tern_norsim_flash(&sim);
     tern_err_t err = workload(&ob, &cfg);
     uint32_t n_ops = tern_norsim_op_count(&sim);
     uint32_t evictions = 0, erases = 0;
-    for (uint32_t i = 0; i < MAX_SEQ; i++) {
+    for (uint32_t i = 0; i < g_max_seq; i++) {
         evictions += g_model[i].state == S_EVICTED;
     }
     for (uint32_t s = 0; s < SECTORS; s++) {

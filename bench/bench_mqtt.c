@@ -186,7 +186,9 @@ static double run_mosquitto(uint16_t port, uint8_t qos, uint32_t n)
             }
             mosquitto_publish(mq, &side.marker_mid, "bench/mosq", 1, g_payload, 1, false);
             t_end = bench_now_s() + 60;
-            while (!side.marker_done && bench_now_s() < t_end) {
+            /* libmosquitto may report the marker's PUBACK before the last QoS 0 writes
+             * (its QoS 0 callbacks come from a separate queue): wait for both */
+            while (!(side.marker_done && side.published == n) && bench_now_s() < t_end) {
                 int rc = mosquitto_loop(mq, 100, 1);
                 if (rc != MOSQ_ERR_SUCCESS) {
                     fprintf(stderr, "bench_mqtt: libmosquitto loop: %s\n", mosquitto_strerror(rc));

@@ -63,6 +63,20 @@ extern "C" {
     X(TERN_ERR_MQTT_BAD_PROTOCOL, -115, "MQTT: protocol name is not MQTT")                     \
     X(TERN_ERR_MQTT_EMPTY_LIST, -116, "MQTT: no topic filters or reason codes")                \
     X(TERN_ERR_MQTT_TOO_LONG, -117, "MQTT: string, list or packet too long")                   \
+    /* CBOR (tern/cbor.h): what is wrong with an item */                                       \
+    X(TERN_ERR_CBOR_TRUNCATED, -200, "CBOR: input ends inside an item")                        \
+    X(TERN_ERR_CBOR_RESERVED, -201, "CBOR: reserved additional information (28-30)")           \
+    X(TERN_ERR_CBOR_BAD_INDEFINITE, -202, "CBOR: indefinite length not allowed here")          \
+    X(TERN_ERR_CBOR_BAD_CHUNK, -203, "CBOR: indefinite string chunk of the wrong type")        \
+    X(TERN_ERR_CBOR_UNEXPECTED_BREAK, -204, "CBOR: break outside an indefinite container")     \
+    X(TERN_ERR_CBOR_BAD_SIMPLE, -205, "CBOR: two-byte simple value below 32")                  \
+    X(TERN_ERR_CBOR_BAD_UTF8, -206, "CBOR: text string is not valid UTF-8")                    \
+    X(TERN_ERR_CBOR_TOO_DEEP, -207, "CBOR: nested deeper than TERN_CBOR_MAX_DEPTH")            \
+    X(TERN_ERR_CBOR_ODD_MAP, -208, "CBOR: map key without a value")                            \
+    X(TERN_ERR_CBOR_DUPLICATE_KEY, -209, "CBOR: map key given twice")                          \
+    X(TERN_ERR_CBOR_NOT_DETERMINISTIC, -210, "CBOR: not deterministically encoded")            \
+    X(TERN_ERR_CBOR_TRAILING, -211, "CBOR: bytes after the item")                              \
+    X(TERN_ERR_CBOR_TOO_LONG, -212, "CBOR: length beyond what this machine can address")       \
     /* MQTT 5 failure reason codes: value -(256 + code), message "MQTT: " + the spec's name */ \
     X(TERN_ERR_MQTT_UNSPECIFIED, -(256 + 0x80), "MQTT: unspecified error")                     \
     X(TERN_ERR_MQTT_MALFORMED_PACKET, -(256 + 0x81), "MQTT: malformed packet")                 \

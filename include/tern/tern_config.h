@@ -63,4 +63,14 @@
 #define TERN_OUTBOX_LOOKAHEAD 16
 #endif
 
+/*
+ * CBOR (tern/cbor.h): the deepest nesting of arrays, maps, tags and
+ * indefinite strings the encoder and decoder accept (each level costs 12-20
+ * bytes in tern_cbor_enc_t / tern_cbor_dec_t). Deeper input is refused with
+ * TERN_ERR_CBOR_TOO_DEEP.
+ */
+#ifndef TERN_CBOR_MAX_DEPTH
+#define TERN_CBOR_MAX_DEPTH 16
+#endif
+
 #endif /* TERN_CONFIG_H */

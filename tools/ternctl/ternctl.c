@@ -3,9 +3,12 @@
  * ternctl: the command-line companion of a tern fleet. `pub` and `sub` are an
  * MQTT client built on the SDK itself (the same codec, session and POSIX
  * transports a device runs), like mosquitto_pub and mosquitto_sub: the first
- * thing to run to check that a device's broker is reachable.
+ * thing to run to check that a device's broker is reachable. `cbor diag` prints
+ * a CBOR item in diagnostic notation and `cbor encode` turns JSON into
+ * deterministic CBOR, with the SDK's own decoder and encoder.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include "tern/backoff.h"
+#include "tern/cbor.h"
 #include "tern/link.h"
 #include "tern/mqtt.h"
 #include "tern/outbox.h"
@@ -22,6 +26,8 @@
 #include "tern/port/posix_conn.h"
 #include "tern/port/posix_link.h"
 #include "tern/uplink.h"
+
+#include "json2cbor.h"
 
 enum { MAX_USER_PROPS = 16, MAX_TOPICS = 16, INFLIGHT = 32 };
 
@@ -67,6 +73,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ternctl pub -t TOPIC (-m MSG | -f FILE | -s | -n) [options]\n"
                "       ternctl sub -t FILTER [-t FILTER...] [-C COUNT] [-v] [options]\n"
+               "       ternctl cbor diag [--hex] [--seq] [FILE]\n"
+               "       ternctl cbor encode [--hex] [FILE]\n"
                "connection: -h HOST (localhost)  -p PORT (1883, 8883 with TLS)  -V 311|5 (5)\n"
                "  -i CLIENT_ID  -u USER  -P PASSWORD  -k KEEPALIVE_S (60)  -c (no clean start)\n"
                "  -x SESSION_EXPIRY_S  -D KEY=VALUE (MQTT 5 user property, repeatable)\n"
@@ -79,7 +87,11 @@ static void usage(FILE *f)
                "     resume after a crash. Each message carries its outbox sequence number\n"
                "     (MQTT 5 user property \"seq\"; MQTT 3.1.1: the payload's first 4 bytes).\n"
                "sub: -q QOS  -C COUNT (exit after COUNT messages)  -v (print the topic)\n"
-               "     --no-local (MQTT 5)\n");
+               "     --no-local (MQTT 5)\n"
+               "cbor diag: print the CBOR item in FILE (or stdin; --hex: as hex text) in\n"
+               "     RFC 8949 diagnostic notation; --seq: a CBOR sequence, one line per item\n"
+               "cbor encode: JSON from FILE (or stdin) to deterministic CBOR on stdout\n"
+               "     (--hex: as hex text)\n");
 }
 
 static int fail(const char *what, tern_err_t err)
@@ -694,8 +706,228 @@ static int run(const opts_t *o, bool pub)
     return 0;
 }
 
+/* ------------------------------------------------------------------ cbor -- */
+
+enum {
+    CBOR_IN_MAX = 1u << 20,    /* CBOR or JSON input */
+    CBOR_HEX_MAX = 4u << 20,   /* diag --hex: the text, whitespace included */
+    CBOR_OUT_MAX = 4u << 20,   /* encode: a JSON byte takes at most 3 bytes of CBOR ("0.1") */
+    CBOR_DIAG_MAX = 16u << 20, /* diag: up to 11 characters a byte ("undefined, ") */
+};
+
+/* FILE (NULL or "-": stdin) into @p buf, at most @p max bytes, then a NUL. */
+static bool read_input(const char *path, char *buf, size_t max, size_t *len)
+{
+    FILE *f = stdin;
+    if (path != NULL && strcmp(path, "-") != 0) {
+        f = fopen(path, "rb");
+        if (f == NULL) {
+            fprintf(stderr, "ternctl: cbor: %s: %s\n", path, strerror(errno));
+            return false;
+        }
+    }
+    size_t n = fread(buf, 1, max, f);
+    bool more = n == max && fgetc(f) != EOF;
+    bool bad = ferror(f) != 0;
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (bad) {
+        fprintf(stderr, "ternctl: cbor: read error\n");
+        return false;
+    }
+    if (more) {
+        fprintf(stderr, "ternctl: cbor: input larger than %zu bytes\n", max);
+        return false;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return true;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = (unsigned char)tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Hex text (whitespace ignored) to bytes, in place. */
+static bool unhex(char *buf, size_t len, size_t *out_len)
+{
+    size_t n = 0;
+    int hi = -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (isspace(c)) {
+            continue;
+        }
+        int v = hex_digit(c);
+        if (v < 0) {
+            fprintf(stderr, "ternctl: cbor: bad hex digit at offset %zu\n", i);
+            return false;
+        }
+        if (hi < 0) {
+            hi = v;
+        } else {
+            buf[n++] = (char)(hi << 4 | v); /* n <= i / 2: behind the reading */
+            hi = -1;
+        }
+    }
+    if (hi >= 0) {
+        fprintf(stderr, "ternctl: cbor: odd number of hex digits\n");
+        return false;
+    }
+    if (n > CBOR_IN_MAX) {
+        fprintf(stderr, "ternctl: cbor: input larger than %u bytes\n", (unsigned)CBOR_IN_MAX);
+        return false;
+    }
+    *out_len = n;
+    return true;
+}
+
+static bool flush_stdout(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "ternctl: cbor: write error: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* One item, buf[0, len), that starts at byte @p base of the input. */
+static bool diag_one(const uint8_t *buf, size_t len, size_t base)
+{
+    static char out[CBOR_DIAG_MAX];
+    size_t n = 0, off = 0;
+    tern_err_t e = tern_cbor_diag(buf, len, out, sizeof out, &n);
+    if (e == TERN_OK) {
+        fwrite(out, 1, n, stdout);
+        putchar('\n');
+        return true;
+    }
+    if (e == TERN_ERR_TOO_SMALL) {
+        fprintf(stderr, "ternctl: cbor: diagnostic notation longer than %u bytes\n",
+                (unsigned)CBOR_DIAG_MAX);
+        return false;
+    }
+    tern_err_t v = tern_cbor_validate(buf, len, 0, &off);
+    if (v != TERN_OK && v != TERN_ERR_UNSUPPORTED) {
+        fprintf(stderr, "ternctl: cbor: %s at byte %zu\n", tern_strerror(v), base + off);
+    } else {
+        fprintf(stderr, "ternctl: cbor: %s\n", tern_strerror(e));
+    }
+    return false;
+}
+
+static int cbor_diag(const char *path, bool hex, bool seq)
+{
+    static char in[CBOR_HEX_MAX + 1];
+    size_t len;
+    if (!read_input(path, in, hex ? CBOR_HEX_MAX : CBOR_IN_MAX, &len) ||
+        (hex && !unhex(in, len, &len))) {
+        return 1;
+    }
+    const uint8_t *buf = (const uint8_t *)in;
+    bool ok = true;
+    if (!seq) {
+        ok = diag_one(buf, len, 0);
+    }
+    /* A sequence (RFC 8742): validating the rest finds where its first item ends. */
+    for (size_t pos = 0; seq && ok && pos < len;) {
+        size_t off = 0, n = len - pos;
+        tern_err_t e = tern_cbor_validate(buf + pos, n, 0, &off);
+        if (e == TERN_ERR_CBOR_TRAILING && off > 0 && off < n) {
+            n = off;
+        } else if (e != TERN_OK) {
+            ok = diag_one(buf + pos, n, pos); /* says what is wrong */
+            break;
+        }
+        ok = diag_one(buf + pos, n, pos);
+        pos += n;
+    }
+    return flush_stdout() && ok ? 0 : 1;
+}
+
+static int cbor_encode(const char *path, bool hex)
+{
+    static char in[CBOR_IN_MAX + 1];
+    static uint8_t out[CBOR_OUT_MAX];
+    static uint8_t work[JSON2CBOR_WORK_SIZE(CBOR_IN_MAX, CBOR_OUT_MAX)];
+    size_t len, n;
+    json2cbor_error_t err;
+    if (!read_input(path, in, CBOR_IN_MAX, &len)) {
+        return 1;
+    }
+    if (!json2cbor(in, len, out, sizeof out, &n, work, sizeof work, &err)) {
+        fprintf(stderr, "ternctl: cbor: %s at byte %zu\n", err.what, err.offset);
+        return 1;
+    }
+    if (!hex) {
+        fwrite(out, 1, n, stdout);
+    } else {
+        static const char digits[] = "0123456789abcdef";
+        char line[4096];
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            line[k++] = digits[out[i] >> 4];
+            line[k++] = digits[out[i] & 15u];
+            if (k == sizeof line) {
+                fwrite(line, 1, k, stdout);
+                k = 0;
+            }
+        }
+        line[k++] = '\n'; /* k < sizeof line: it is even */
+        fwrite(line, 1, k, stdout);
+    }
+    return flush_stdout() ? 0 : 1;
+}
+
+/* `ternctl cbor ...`: argv[0] is "cbor". */
+static int cmd_cbor(int argc, char **argv)
+{
+    bool diag = argc >= 2 && strcmp(argv[1], "diag") == 0;
+    bool encode = argc >= 2 && strcmp(argv[1], "encode") == 0;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (!diag && !encode) {
+        if (argc >= 2) {
+            fprintf(stderr, "ternctl: cbor: unknown command '%s'\n", argv[1]);
+        }
+        usage(stderr);
+        return 2;
+    }
+    bool hex = false, seq = false;
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--hex") == 0) {
+            hex = true;
+        } else if (diag && strcmp(a, "--seq") == 0) {
+            seq = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if ((a[0] != '-' || strcmp(a, "-") == 0) && path == NULL) {
+            path = a;
+        } else {
+            fprintf(stderr, "ternctl: cbor %s: unexpected argument '%s'\n", argv[1], a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return diag ? cbor_diag(path, hex, seq) : cbor_encode(path, hex);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "cbor") == 0) {
+        return cmd_cbor(argc - 1, argv + 1);
+    }
     if (argc < 2 || (strcmp(argv[1], "pub") != 0 && strcmp(argv[1], "sub") != 0)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : (strcmp(argv[1], "--help") == 0 ? 0 : 2);

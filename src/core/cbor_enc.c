@@ -54,38 +54,12 @@ static size_t head(uint8_t *b, unsigned mt, uint64_t v)
 
 /* ----------------------------------------------------- reading our own bytes -- */
 
-/* The argument of the head at @p p; *hl its size. Our own output: well-formed. */
-static uint64_t arg_of(const uint8_t *p, size_t *hl)
+/* Bytes of the whole item at @p p (our own, well-formed) of the @p n that follow:
+ * the decoder measures it, so the codec walks CBOR in one place. */
+static size_t item_size(const uint8_t *p, size_t n)
 {
-    unsigned ai = p[0] & 0x1Fu;
-    uint64_t v = 0;
-    size_t n = ai < 24u ? 0u : (size_t)1u << (ai - 24u);
-    for (size_t i = 0; i < n; i++) {
-        v = v << 8 | p[1 + i];
-    }
-    *hl = 1u + n;
-    return ai < 24u ? ai : v;
-}
-
-/* Bytes of the whole (definite-length) item at @p p. */
-static size_t item_size(const uint8_t *p)
-{
-    const uint8_t *q = p;
-    uint64_t pending = 1;
-    while (pending--) {
-        size_t hl;
-        unsigned mt = q[0] >> 5;
-        uint64_t v = arg_of(q, &hl);
-        q += hl;
-        if (mt == MT_BYTES || mt == MT_TEXT) {
-            q += v;
-        } else if (mt == MT_ARRAY || mt == MT_TAG) {
-            pending += mt == MT_TAG ? 1u : v;
-        } else if (mt == MT_MAP) {
-            pending += 2u * v;
-        }
-    }
-    return (size_t)(q - p);
+    size_t end = n;
+    return tern_cbor_validate(p, n, 0, &end) == TERN_ERR_CBOR_TRAILING ? end : n;
 }
 
 /* Bytewise lexicographic order of two encoded keys (a shorter prefix first). */
@@ -108,14 +82,15 @@ static void reverse(uint8_t *p, size_t n)
  * each pair moved by rotating the bytes in place. */
 static tern_err_t sort_map(uint8_t *buf, size_t start, size_t end)
 {
-    size_t sorted = start + item_size(buf + start);
-    sorted += item_size(buf + sorted);
+    size_t sorted = start + item_size(buf + start, end - start);
+    sorted += item_size(buf + sorted, end - sorted);
     while (sorted < end) {
         uint8_t *p = buf + sorted;
-        size_t kl = item_size(p), pl = kl + item_size(p + kl);
+        size_t kl = item_size(p, end - sorted);
+        size_t pl = kl + item_size(p + kl, end - sorted - kl);
         size_t q = start;
         while (q < sorted) {
-            size_t ql = item_size(buf + q);
+            size_t ql = item_size(buf + q, end - q);
             int c = key_cmp(buf + q, ql, p, kl);
             if (c == 0) {
                 return TERN_ERR_CBOR_DUPLICATE_KEY;
@@ -123,7 +98,7 @@ static tern_err_t sort_map(uint8_t *buf, size_t start, size_t end)
             if (c > 0) {
                 break;
             }
-            q += ql + item_size(buf + q + ql);
+            q += ql + item_size(buf + q + ql, end - q - ql);
         }
         if (q < sorted) { /* rotate [q, sorted + pl) right by pl */
             reverse(buf + q, sorted - q);
@@ -134,8 +109,6 @@ static tern_err_t sort_map(uint8_t *buf, size_t start, size_t end)
     }
     return TERN_OK;
 }
-
-/* ------------------------------------------------------------ containers -- */
 
 /* An item is complete: count it in its container, closing the containers it fills. */
 static tern_err_t done(tern_cbor_enc_t *e)

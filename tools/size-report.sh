@@ -75,3 +75,18 @@ if [ -f "$dir/size_mqtt.map" ] && [ -f "$dir/size_mqtt_v311.map" ]; then
     printf "  %-40s %6d B   (budget  6144: coreMQTT v2.3.1 7.0 KiB)\n" \
         "MQTT 3.1.1 only (TERN_MQTT_V5=0)" "$v311"
 fi
+
+# The CBOR codec (tern/cbor.h): encoder and decoder with strict validation, the
+# diagnostic printer apart (a debugging aid firmware need not link).
+objdir="$build/src/CMakeFiles/tern.dir/core"
+if [ -f "$objdir/cbor_enc.c.obj" ] && [ -f "$objdir/cbor_dec.c.obj" ]; then
+    flash_of() { $SIZE -B "$1" | awk 'NR == 2 { print $1 + $2 }'; }
+    enc=$(flash_of "$objdir/cbor_enc.c.obj")
+    dec=$(flash_of "$objdir/cbor_dec.c.obj")
+    diag=$(flash_of "$objdir/cbor_diag.c.obj")
+    echo
+    echo "CBOR codec (objects, -Os):"
+    printf "  %-40s %6d B   (budget 3072: TinyCBOR 0.7 + 2.2 KiB, NanoCBOR 1.1 + 2.0 KiB)\n" \
+        "encoder $enc B + decoder $dec B" "$((enc + dec))"
+    printf "  %-40s %6d B\n" "diagnostic printer (not in the budget)" "$diag"
+fi

@@ -152,6 +152,9 @@ static inline tern_err_t tern_cbor_enc_undefined(tern_cbor_enc_t *e)
 }
 /** A float in preferred serialization: the shortest of 16, 32 or 64 bits that is exact. */
 tern_err_t tern_cbor_enc_float(tern_cbor_enc_t *e, double v);
+/** An array of @p n items given already encoded, back to back, in @p items (@p len bytes,
+ * not checked): one item for the container it is in. */
+tern_err_t tern_cbor_enc_array_of(tern_cbor_enc_t *e, uint64_t n, const void *items, size_t len);
 /** Bytes already encoded as one whole CBOR item (counted as one item, not checked). */
 tern_err_t tern_cbor_enc_raw(tern_cbor_enc_t *e, const void *item, size_t len);
 /**

@@ -214,6 +214,11 @@ tern_err_t tern_cbor_enc_array(tern_cbor_enc_t *e, uint64_t n)
     return n >= INDEF - 1u ? fail(e, TERN_ERR_RANGE) : item(e, MT_ARRAY, n, NULL, 0, n);
 }
 
+tern_err_t tern_cbor_enc_array_of(tern_cbor_enc_t *e, uint64_t n, const void *items, size_t len)
+{
+    return items == NULL && len ? fail(e, TERN_ERR_INVAL) : item(e, MT_ARRAY, n, items, len, 0);
+}
+
 tern_err_t tern_cbor_enc_map(tern_cbor_enc_t *e, uint64_t n)
 {
     return n >= UINT64_MAX / 2u ? fail(e, TERN_ERR_RANGE) : item(e, MT_MAP, n, NULL, 0, 2u * n);

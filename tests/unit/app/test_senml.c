@@ -6,26 +6,11 @@
 
 #include "tern/senml.h"
 #include "tern_test.h"
+#include "tern_test_hex.h"
 
 #define S(x) ((tern_senml_str_t){ (x), sizeof(x) - 1 })
 
 static uint8_t g_buf[512];
-
-static void expect_hex(const uint8_t *b, size_t n, const char *hex)
-{
-    size_t want = strlen(hex) / 2;
-    if (n != want) {
-        fail_msg("%u bytes, want %u", (unsigned)n, (unsigned)want);
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10);
-        unsigned lo =
-            (unsigned)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10);
-        if (b[i] != (hi << 4 | lo)) {
-            fail_msg("byte %u: %02x, want %02x", (unsigned)i, b[i], hi << 4 | lo);
-        }
-    }
-}
 
 static void test_writer_compresses(void **state)
 {
@@ -48,34 +33,34 @@ static void test_writer_compresses(void **state)
     assert_int_equal(len, tern_senml_size(&w));
     /* [{-2: "dev1:", -3: 1700000000, 0: "temp", 1: "Cel", 2: 21.5},
      *  {0: "temp", 2: 22, 6: 1}, {0: "door", 4: true, 6: 1.5}] */
-    expect_hex(out, len,
-               "83"
-               "a5"
-               "21"
-               "656465763"
-               "13a"
-               "22"
-               "1a6553f100"
-               "00"
-               "6474656d70"
-               "01"
-               "6343656c"
-               "02"
-               "f94d60"
-               "a3"
-               "00"
-               "6474656d70"
-               "02"
-               "16"
-               "06"
-               "01"
-               "a3"
-               "00"
-               "64646f6f72"
-               "04"
-               "f5"
-               "06"
-               "f93e00");
+    tern_test_expect_hex(out, len,
+                         "83"
+                         "a5"
+                         "21"
+                         "656465763"
+                         "13a"
+                         "22"
+                         "1a6553f100"
+                         "00"
+                         "6474656d70"
+                         "01"
+                         "6343656c"
+                         "02"
+                         "f94d60"
+                         "a3"
+                         "00"
+                         "6474656d70"
+                         "02"
+                         "16"
+                         "06"
+                         "01"
+                         "a3"
+                         "00"
+                         "64646f6f72"
+                         "04"
+                         "f5"
+                         "06"
+                         "f93e00");
 }
 
 static void test_round_trip(void **state)

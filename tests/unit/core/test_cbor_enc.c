@@ -6,6 +6,7 @@
 
 #include "tern/cbor.h"
 #include "tern_test.h"
+#include "tern_test_hex.h"
 
 static uint8_t g_buf[512];
 static tern_cbor_enc_t g_e;
@@ -16,26 +17,12 @@ static void start(unsigned flags)
     tern_cbor_enc_init(&g_e, g_buf, sizeof g_buf, flags);
 }
 
-static unsigned nibble(char c)
-{
-    return (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-}
-
 /* The encoder holds exactly the bytes @p hex. */
 static void expect(const char *hex)
 {
     size_t len = 0;
     assert_int_equal(tern_cbor_enc_finish(&g_e, &len), TERN_OK);
-    size_t n = strlen(hex) / 2;
-    if (len != n) {
-        fail_msg("%u bytes, want %u (%s)", (unsigned)len, (unsigned)n, hex);
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned want = nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]);
-        if (g_buf[i] != want) {
-            fail_msg("byte %u is %02x, want %02x (%s)", (unsigned)i, g_buf[i], want, hex);
-        }
-    }
+    tern_test_expect_hex(g_buf, len, hex);
 }
 
 static void test_integers(void **state)

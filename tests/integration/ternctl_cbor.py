@@ -327,6 +327,31 @@ def main():
     d = run("cbor", "diag", "--hex", stdin="830")
     case("diag --hex: an odd number of digits fails", d.returncode == 1, d.stderr)
 
+    # ---- senml: the compact batch (docs/compact-batch.md's worked example) and SenML packs
+    example = ("85 01 6364313a 1b0000018bcfe56800 88 6474656d70 6343656c 00 00 1903e8 21 190869"
+               " 83022000 87 64646f6f72 f6 01 00 1903e8 f4 83020101")
+    d = run("cbor", "senml", "--hex", stdin=example)
+    recs = json.loads(d.stdout) if d.returncode == 0 else []
+    want = [("temp", "v", v, 1700000000 + i) for i, v in enumerate([21.53, 21.55, 21.54, 21.54])]
+    want += [("door", "vb", v, 1700000000 + i) for i, v in enumerate([False, False, True, False])]
+    case("senml: the worked example's batch reads back as its 8 SenML records",
+         len(recs) == 8 and all(r["bn"] == "d1:" and r["n"] == n and r[k] == v and r["t"] == t
+                                for r, (n, k, v, t) in zip(recs, want))
+         and recs[0]["u"] == "Cel" and "u" not in recs[4], d.stdout + d.stderr)
+    pack = cbor2.dumps([{-2: "urn:dev:x:", -3: 1000, 0: "rssi", 1: "dBm", 2: -71},
+                        {0: "state", 3: "idle", 6: 2.5}, {0: "raw", 8: b"\x01\x02\x03"}])
+    d = run("cbor", "senml", stdin=pack)
+    recs = json.loads(d.stdout) if d.returncode == 0 else []
+    case("senml: a SenML-CBOR pack is resolved (base name, base time, vs, vd in base64url)",
+         len(recs) == 3 and recs[0]["v"] == -71 and recs[0]["t"] == 1000 and
+         recs[1]["vs"] == "idle" and recs[1]["t"] == 1002.5 and recs[2]["vd"] == "AQID" and
+         all(r["bn"] == "urn:dev:x:" for r in recs), d.stdout + d.stderr)
+    d = run("cbor", "senml", "--hex", stdin=example[:60])
+    case("senml: a cut batch fails with its byte", d.returncode == 1 and b"at byte" in d.stderr,
+         d.stderr)
+    d = run("cbor", "senml", stdin=cbor2.dumps([{2: 1}]))
+    case("senml: a record without a name is refused", d.returncode == 1, d.stderr)
+
     # ---- usage
     for args in (["cbor"], ["cbor", "frob"], ["cbor", "encode", "--bogus"],
                  ["cbor", "diag", "a", "b"], ["cbor", "encode", "--seq"]):

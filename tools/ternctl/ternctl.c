@@ -25,6 +25,8 @@
 #include "tern/port/posix.h"
 #include "tern/port/posix_conn.h"
 #include "tern/port/posix_link.h"
+#include "tern/senml.h"
+#include "tern/tsbatch.h"
 #include "tern/uplink.h"
 
 #include "json2cbor.h"
@@ -75,6 +77,7 @@ static void usage(FILE *f)
                "       ternctl sub -t FILTER [-t FILTER...] [-C COUNT] [-v] [options]\n"
                "       ternctl cbor diag [--hex] [--seq] [FILE]\n"
                "       ternctl cbor encode [--hex] [FILE]\n"
+               "       ternctl cbor senml [--hex] [FILE]\n"
                "connection: -h HOST (localhost)  -p PORT (1883, 8883 with TLS)  -V 311|5 (5)\n"
                "  -i CLIENT_ID  -u USER  -P PASSWORD  -k KEEPALIVE_S (60)  -c (no clean start)\n"
                "  -x SESSION_EXPIRY_S  -D KEY=VALUE (MQTT 5 user property, repeatable)\n"
@@ -90,6 +93,8 @@ static void usage(FILE *f)
                "     --no-local (MQTT 5)\n"
                "cbor diag: print the CBOR item in FILE (or stdin; --hex: as hex text) in\n"
                "     RFC 8949 diagnostic notation; --seq: a CBOR sequence, one line per item\n"
+               "cbor senml: a compact time-series batch (docs/compact-batch.md) or a\n"
+               "     SenML-CBOR pack from FILE (or stdin) as SenML-JSON, a record a line\n"
                "cbor encode: JSON from FILE (or stdin) to deterministic CBOR on stdout\n"
                "     (--hex: as hex text)\n");
 }
@@ -851,6 +856,122 @@ static int cbor_diag(const char *path, bool hex, bool seq)
     return flush_stdout() && ok ? 0 : 1;
 }
 
+/* A JSON string (the views are UTF-8 already; escape what JSON requires). */
+static void json_str(tern_senml_str_t v)
+{
+    putchar('"');
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('"');
+}
+
+/* The shortest decimal that reads back as @p v. */
+static void json_num(double v)
+{
+    char b[32];
+    if (v == (double)(int64_t)v && v > -9007199254740992.0 && v < 9007199254740992.0) {
+        printf("%" PRId64, (int64_t)v); /* whole numbers (times) without an exponent */
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) {
+            break;
+        }
+    }
+    fputs(b, stdout);
+}
+
+/* One resolved record as a SenML-JSON object; the base name on every record, so
+ * each line stands alone. */
+static void senml_json(const tern_senml_rec_t *r, bool first)
+{
+    fputs(first ? "[" : ",\n ", stdout);
+    fputs("{\"bn\":", stdout);
+    json_str(r->base_name);
+    fputs(",\"n\":", stdout);
+    json_str(r->name);
+    if (r->unit.len) {
+        fputs(",\"u\":", stdout);
+        json_str(r->unit);
+    }
+    switch (r->kind) {
+    case TERN_SENML_NUM:
+        fputs(",\"v\":", stdout);
+        json_num(r->v);
+        break;
+    case TERN_SENML_BOOL:
+        printf(",\"vb\":%s", r->vb ? "true" : "false");
+        break;
+    case TERN_SENML_STR:
+        fputs(",\"vs\":", stdout);
+        json_str(r->vs);
+        break;
+    case TERN_SENML_DATA:
+        fputs(",\"vd\":\"", stdout); /* base64url, as RFC 8428 section 5 says */
+        for (size_t i = 0; i < r->vd_len; i += 3) {
+            static const char b64[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            uint32_t w = (uint32_t)r->vd[i] << 16;
+            size_t k = r->vd_len - i;
+            w |= k > 1 ? (uint32_t)r->vd[i + 1] << 8 : 0;
+            w |= k > 2 ? r->vd[i + 2] : 0;
+            for (size_t j = 0; j < (k > 2 ? 4u : k + 1u); j++) {
+                putchar(b64[(w >> (18 - 6 * j)) & 63u]);
+            }
+        }
+        putchar('"');
+        break;
+    case TERN_SENML_NONE:
+        break;
+    }
+    fputs(",\"t\":", stdout);
+    json_num(r->t);
+    putchar('}');
+}
+
+/* A compact batch or a SenML pack, as SenML-JSON. */
+static int cbor_senml(const char *path, bool hex)
+{
+    static char in[CBOR_HEX_MAX + 1];
+    size_t len, n = 0;
+    if (!read_input(path, in, hex ? CBOR_HEX_MAX : CBOR_IN_MAX, &len) ||
+        (hex && !unhex(in, len, &len))) {
+        return 1;
+    }
+    const uint8_t *buf = (const uint8_t *)in;
+    /* a batch is an array whose first item is its version; a pack's are maps */
+    bool batch = len >= 2 && (buf[0] >> 5) == 4 && (buf[1] >> 5) == 0;
+    tern_senml_rec_t r;
+    tern_err_t e;
+    static tern_tsb_reader_t tr;
+    static tern_senml_reader_t sr;
+    if (batch) {
+        tern_tsb_read_begin(&tr, buf, len);
+    } else {
+        tern_senml_read_begin(&sr, buf, len);
+    }
+    while ((e = batch ? tern_tsb_read_next(&tr, &r) : tern_senml_read_next(&sr, &r)) == TERN_OK) {
+        senml_json(&r, n++ == 0);
+    }
+    if (e != TERN_ERR_EMPTY) {
+        fflush(stdout);
+        fprintf(stderr, "\nternctl: cbor: %s: %s at byte %zu\n", batch ? "batch" : "SenML",
+                tern_strerror(e), tern_cbor_dec_offset(batch ? &tr.dec : &sr.dec));
+        return 1;
+    }
+    puts(n ? "]" : "[]");
+    return flush_stdout() ? 0 : 1;
+}
+
 static int cbor_encode(const char *path, bool hex)
 {
     static char in[CBOR_IN_MAX + 1];
@@ -890,11 +1011,12 @@ static int cmd_cbor(int argc, char **argv)
 {
     bool diag = argc >= 2 && strcmp(argv[1], "diag") == 0;
     bool encode = argc >= 2 && strcmp(argv[1], "encode") == 0;
+    bool senml = argc >= 2 && strcmp(argv[1], "senml") == 0;
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return 0;
     }
-    if (!diag && !encode) {
+    if (!diag && !encode && !senml) {
         if (argc >= 2) {
             fprintf(stderr, "ternctl: cbor: unknown command '%s'\n", argv[1]);
         }
@@ -920,7 +1042,9 @@ static int cmd_cbor(int argc, char **argv)
             return 2;
         }
     }
-    return diag ? cbor_diag(path, hex, seq) : cbor_encode(path, hex);
+    return diag    ? cbor_diag(path, hex, seq)
+           : senml ? cbor_senml(path, hex)
+                   : cbor_encode(path, hex);
 }
 
 int main(int argc, char **argv)

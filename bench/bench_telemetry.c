@@ -295,6 +295,9 @@ static size_t run_compact(size_t *payload)
             TERN_OK) {
             return 0;
         }
+        for (int k = 0; k < SENSORS; k++) {
+            tern_tsb_reset(&s[k]);
+        }
         *payload += len;
         wire += publish_bytes(TERN_MQTT_PROTO_V5, true, b0 == 0, len);
     }

@@ -11,7 +11,8 @@
  * integer: one byte while it moves by less than 24 steps. Booleans and
  * enumerations are stored as runs. A missing sample is a CBOR null in its slot.
  * tern_tsb_encode() puts every series into one CBOR item, with the base name
- * and base time once, and empties the series for the next batch.
+ * and base time once; once the batch is safe (in the outbox), tern_tsb_reset()
+ * empties the series for the next one.
  *
  * tern_tsb_read_*() walks a batch back as SenML records (tern/senml.h):
  * name, unit, absolute time and the exact quantized value, so a fleet service
@@ -84,14 +85,14 @@ tern_err_t tern_tsb_add_enum(tern_tsb_series_t *s, uint64_t t_ms, const char *st
 
 /**
  * Encode the batch of @p n series under base name @p bn into @p out: *len its
- * size. Series without samples are left out. On success every series is reset.
- * TERN_ERR_EMPTY if no series has a sample, TERN_ERR_TOO_SMALL if @p cap is short
- * (nothing is reset then).
+ * size. Series without samples are left out, and none is changed: reset them
+ * (tern_tsb_reset()) once the batch is stored. TERN_ERR_EMPTY if no series has
+ * a sample, TERN_ERR_TOO_SMALL if @p cap is short.
  */
 tern_err_t tern_tsb_encode(const char *bn, tern_tsb_series_t *series, size_t n, uint8_t *out,
                            size_t cap, size_t *len);
 
-/** Bytes the batch would take now (an upper bound within a few bytes). */
+/** Bytes the batch would take if encoded now (exact, or over by a byte or two). */
 size_t tern_tsb_size(const char *bn, const tern_tsb_series_t *series, size_t n);
 
 /* ---------------------------------------------------------------- reader -- */

@@ -108,6 +108,9 @@ tern_err_t tern_tsb_add_num(tern_tsb_series_t *s, uint64_t t_ms, double v)
  * until it changes, so skipped periods extend the open run. */
 static tern_err_t add_run(tern_tsb_series_t *s, uint64_t t_ms, uint8_t v)
 {
+    if (s->cap < (s->kind == TERN_TSB_ENUM ? 18u : 9u)) {
+        return TERN_ERR_INVAL; /* no room for even the closing run */
+    }
     if (first_sample(s, t_ms)) {
         s->first_q = v;
         s->run_state = v;
@@ -238,26 +241,55 @@ tern_err_t tern_tsb_encode(const char *bn, tern_tsb_series_t *series, size_t n, 
             (void)encode_series(&e, &series[i], bt);
         }
     }
-    tern_err_t err = tern_cbor_enc_finish(&e, len);
-    if (err == TERN_OK) {
-        for (size_t i = 0; i < n; i++) {
-            tern_tsb_reset(&series[i]);
-        }
-    }
-    return err;
+    return tern_cbor_enc_finish(&e, len);
+}
+
+/* Bytes of a CBOR head with argument @p v. */
+static size_t head_len(uint64_t v)
+{
+    return v < 24u ? 1u : v <= 0xFFu ? 2u : v <= 0xFFFFu ? 3u : v <= 0xFFFFFFFFu ? 5u : 9u;
+}
+
+static size_t int_len(int64_t v)
+{
+    return head_len(v < 0 ? (uint64_t)(-(v + 1)) : (uint64_t)v);
+}
+
+static size_t text_len(const char *t)
+{
+    size_t n = t != NULL ? strlen(t) : 0;
+    return head_len(n) + n;
 }
 
 size_t tern_tsb_size(const char *bn, const tern_tsb_series_t *series, size_t n)
 {
-    size_t total = 1 + 1 + 9 + 9 + (bn != NULL ? strlen(bn) : 0);
+    size_t used = 0, total = 0;
+    uint64_t bt = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (series[i].started) {
+            used++;
+            bt = series[i].t0_ms < bt ? series[i].t0_ms : bt;
+        }
+    }
+    if (used == 0) {
+        return 0;
+    }
+    total = head_len(3u + used) + 1u + text_len(bn) + head_len(bt);
     for (size_t i = 0; i < n; i++) {
         const tern_tsb_series_t *s = &series[i];
-        if (s->started) {
-            total += 1 + 9 + strlen(s->name) + 9 + (s->unit ? strlen(s->unit) : 0) + 1 + 9 + 5 + 1 +
-                     9 + 9 + s->len + 18;
+        if (!s->started) {
+            continue;
+        }
+        total += 1u + text_len(s->name) + (s->unit && s->unit[0] ? text_len(s->unit) : 1u) + 1u +
+                 head_len(s->t0_ms - bt) + head_len(s->period_ms) + s->len;
+        if (s->kind == TERN_TSB_NUM) {
+            total += int_len(s->scale) + int_len(s->first_q) + head_len(s->items);
+        } else {
+            total += head_len(s->items + 2u) + head_len(s->run_len) + 1u; /* + first or state */
             for (uint8_t k = 0; k < s->n_states; k++) {
-                total += 9 + strlen(s->states[k]);
+                total += text_len(s->states[k]);
             }
+            total += s->kind == TERN_TSB_ENUM ? head_len(s->n_states) : 0u;
         }
     }
     return total;

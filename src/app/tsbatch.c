@@ -216,17 +216,25 @@ static tern_err_t encode_series(tern_cbor_enc_t *e, const tern_tsb_series_t *s, 
     return tern_cbor_enc_array_of(e, n, s->buf, s->len + t.len);
 }
 
-tern_err_t tern_tsb_encode(const char *bn, tern_tsb_series_t *series, size_t n, uint8_t *out,
-                           size_t cap, size_t *len)
+/* The batch's base time (the earliest first sample) in *bt; how many series have samples. */
+static size_t base_time(const tern_tsb_series_t *series, size_t n, uint64_t *bt)
 {
     size_t used = 0;
-    uint64_t bt = UINT64_MAX;
+    *bt = UINT64_MAX;
     for (size_t i = 0; i < n; i++) {
         if (series[i].started) {
             used++;
-            bt = series[i].t0_ms < bt ? series[i].t0_ms : bt;
+            *bt = series[i].t0_ms < *bt ? series[i].t0_ms : *bt;
         }
     }
+    return used;
+}
+
+tern_err_t tern_tsb_encode(const char *bn, tern_tsb_series_t *series, size_t n, uint8_t *out,
+                           size_t cap, size_t *len)
+{
+    uint64_t bt;
+    size_t used = base_time(series, n, &bt);
     if (used == 0) {
         return TERN_ERR_EMPTY;
     }
@@ -263,14 +271,8 @@ static size_t text_len(const char *t)
 
 size_t tern_tsb_size(const char *bn, const tern_tsb_series_t *series, size_t n)
 {
-    size_t used = 0, total = 0;
-    uint64_t bt = UINT64_MAX;
-    for (size_t i = 0; i < n; i++) {
-        if (series[i].started) {
-            used++;
-            bt = series[i].t0_ms < bt ? series[i].t0_ms : bt;
-        }
-    }
+    uint64_t bt;
+    size_t used = base_time(series, n, &bt), total;
     if (used == 0) {
         return 0;
     }

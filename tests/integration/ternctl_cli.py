@@ -83,6 +83,12 @@ def main():
              bg.returncode == 0 and out.splitlines() == ["cli/count/0 0", "cli/count/1 1",
                                                          "cli/count/2 2"], out + err)
 
+        bg = sub_bg("-p", p, "-t", "cli/hex", "-C", "1", "--hex", "-v")
+        run("pub", "-p", p, "-t", "cli/hex", "-m", "AB\n", "-q", "1")
+        out, err = bg.communicate(timeout=10)
+        case("sub --hex prints payloads as hex (binary-safe)", out == "cli/hex 41420a\n",
+             out + err)
+
         bg = sub_bg("-p", p, "-t", "cli/stdin", "-C", "1")
         r = run("pub", "-p", p, "-t", "cli/stdin", "-s", "-V", "311", stdin="from stdin")
         out, err = bg.communicate(timeout=10)

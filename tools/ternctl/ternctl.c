@@ -54,7 +54,7 @@ typedef struct {
     const char *topics[MAX_TOPICS];
     size_t n_topics;
     uint8_t qos;
-    bool retain, verbose, no_local, have_msg;
+    bool retain, verbose, no_local, have_msg, hex;
     const char *outbox;          /* pub --outbox FILE: store-and-forward through a flash file */
     tern_outbox_prio_t priority; /* --priority */
     tern_mqtt_view_t message;
@@ -73,30 +73,32 @@ typedef struct {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ternctl pub -t TOPIC (-m MSG | -f FILE | -s | -n) [options]\n"
-               "       ternctl sub -t FILTER [-t FILTER...] [-C COUNT] [-v] [options]\n"
-               "       ternctl cbor diag [--hex] [--seq] [FILE]\n"
-               "       ternctl cbor encode [--hex] [FILE]\n"
-               "       ternctl cbor senml [--hex] [FILE]\n"
-               "connection: -h HOST (localhost)  -p PORT (1883, 8883 with TLS)  -V 311|5 (5)\n"
-               "  -i CLIENT_ID  -u USER  -P PASSWORD  -k KEEPALIVE_S (60)  -c (no clean start)\n"
-               "  -x SESSION_EXPIRY_S  -D KEY=VALUE (MQTT 5 user property, repeatable)\n"
-               "  -W TIMEOUT_S (pub 30, sub forever)  --cafile F [--cert F --key F]\n"
-               "  --tls-hostname NAME  --alpn PROTO\n"
-               "pub: -q QOS  -r (retain)  --repeat N\n"
-               "     --outbox FILE [--priority critical|normal|bulk]: queue the messages in a\n"
-               "     persistent outbox on FILE first, then send them, reconnecting with\n"
-               "     backoff until -W; run again on the same FILE (with or without -m) to\n"
-               "     resume after a crash. Each message carries its outbox sequence number\n"
-               "     (MQTT 5 user property \"seq\"; MQTT 3.1.1: the payload's first 4 bytes).\n"
-               "sub: -q QOS  -C COUNT (exit after COUNT messages)  -v (print the topic)\n"
-               "     --no-local (MQTT 5)\n"
-               "cbor diag: print the CBOR item in FILE (or stdin; --hex: as hex text) in\n"
-               "     RFC 8949 diagnostic notation; --seq: a CBOR sequence, one line per item\n"
-               "cbor senml: a compact time-series batch (docs/compact-batch.md) or a\n"
-               "     SenML-CBOR pack from FILE (or stdin) as SenML-JSON, a record a line\n"
-               "cbor encode: JSON from FILE (or stdin) to deterministic CBOR on stdout\n"
-               "     (--hex: as hex text)\n");
+    fprintf(f,
+            "usage: ternctl pub -t TOPIC (-m MSG | -f FILE | -s | -n) [options]\n"
+            "       ternctl sub -t FILTER [-t FILTER...] [-C COUNT] [-v] [options]\n"
+            "       ternctl cbor diag [--hex] [--seq] [FILE]\n"
+            "       ternctl cbor encode [--hex] [FILE]\n"
+            "       ternctl cbor senml [--hex] [FILE]\n"
+            "connection: -h HOST (localhost)  -p PORT (1883, 8883 with TLS)  -V 311|5 (5)\n"
+            "  -i CLIENT_ID  -u USER  -P PASSWORD  -k KEEPALIVE_S (60)  -c (no clean start)\n"
+            "  -x SESSION_EXPIRY_S  -D KEY=VALUE (MQTT 5 user property, repeatable)\n"
+            "  -W TIMEOUT_S (pub 30, sub forever)  --cafile F [--cert F --key F]\n"
+            "  --tls-hostname NAME  --alpn PROTO\n"
+            "pub: -q QOS  -r (retain)  --repeat N\n"
+            "     --outbox FILE [--priority critical|normal|bulk]: queue the messages in a\n"
+            "     persistent outbox on FILE first, then send them, reconnecting with\n"
+            "     backoff until -W; run again on the same FILE (with or without -m) to\n"
+            "     resume after a crash. Each message carries its outbox sequence number\n"
+            "     (MQTT 5 user property \"seq\"; MQTT 3.1.1: the payload's first 4 bytes).\n"
+            "sub: -q QOS  -C COUNT (exit after COUNT messages)  -v (print the topic)\n"
+            "     --hex (payloads as hex, for binary ones: ternctl cbor senml --hex reads them)\n"
+            "     --no-local (MQTT 5)\n"
+            "cbor diag: print the CBOR item in FILE (or stdin; --hex: as hex text) in\n"
+            "     RFC 8949 diagnostic notation; --seq: a CBOR sequence, one line per item\n"
+            "cbor senml: a compact time-series batch (docs/compact-batch.md) or a\n"
+            "     SenML-CBOR pack from FILE (or stdin) as SenML-JSON, a record a line\n"
+            "cbor encode: JSON from FILE (or stdin) to deterministic CBOR on stdout\n"
+            "     (--hex: as hex text)\n");
 }
 
 static int fail(const char *what, tern_err_t err)
@@ -161,6 +163,7 @@ static int parse(int argc, char **argv, bool pub, opts_t *o)
         { "no-local", no_argument, NULL, 7 },
         { "outbox", required_argument, NULL, 9 },
         { "priority", required_argument, NULL, 10 },
+        { "hex", no_argument, NULL, 11 },
         { "help", no_argument, NULL, 8 },
         { NULL, 0, NULL, 0 },
     };
@@ -338,6 +341,9 @@ static int parse(int argc, char **argv, bool pub, opts_t *o)
                 return 2;
             }
             break;
+        case 11:
+            o->hex = true;
+            break;
         case 8:
             usage(stdout);
             return -1;
@@ -398,7 +404,13 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
         if (ev->offset == 0 && a->o->verbose) {
             printf("%.*s ", (int)m->topic.len, (const char *)m->topic.ptr);
         }
-        fwrite(m->payload.ptr, 1, m->payload.len, stdout);
+        if (a->o->hex) {
+            for (size_t i = 0; i < m->payload.len; i++) {
+                printf("%02x", m->payload.ptr[i]);
+            }
+        } else {
+            fwrite(m->payload.ptr, 1, m->payload.len, stdout);
+        }
         if (ev->offset + m->payload.len >= ev->total) {
             putchar('\n');
             fflush(stdout);

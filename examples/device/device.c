@@ -20,6 +20,13 @@
  * answered on tern/<id>/cmd/resp (or the command's MQTT 5 Response Topic).
  * SIGUSR1 cuts eth0, SIGUSR2 heals it. One line per event.
  *
+ * With -B SECONDS the readings go as compact time-series batches instead
+ * (tern/telemetry.h, docs/compact-batch.md): series "n" (the reading's
+ * number), "temp" (0.01 Cel) and "door", one batch every SECONDS on
+ * tern/<id>/telemetry, an alert (-a: every tenth temperature) sending the
+ * batch at once at CRITICAL priority. `ternctl sub --hex | ternctl cbor senml
+ * --hex` turns them back into SenML.
+ *
  * usage: tern_device [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]
  *                    [-s STABLE_MS] [-t SECONDS] [-q] HOST PORT DEVICE_ID
  *   -f FILE      the flash file (default DEVICE_ID.flash); kept between runs
@@ -31,12 +38,14 @@
  *   -s STABLE_MS how long a link must be up before fail back or bulk (default 2000)
  *   -t SECONDS   give up (exit 1) after this long (default: never)
  *   -q           quiet: no line per reading
+ *   -B SECONDS   compact batches every SECONDS instead of a message per reading
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tern/backoff.h"
@@ -44,6 +53,7 @@
 #include "tern/outbox.h"
 #include "tern/port/posix.h"
 #include "tern/port/posix_link.h"
+#include "tern/telemetry.h"
 #include "tern/uplink.h"
 
 enum {
@@ -194,11 +204,24 @@ static void on_evict(void *user, uint32_t seq, tern_outbox_prio_t prio)
            (int)prio);
 }
 
+/* Where telemetry batches go: the outbox, through the uplink, like any message. */
+static tern_err_t to_outbox(void *ctx, tern_outbox_prio_t prio, const char *topic,
+                            const uint8_t *batch, size_t len)
+{
+    device_t *d = ctx;
+    tern_err_t err = tern_uplink_send(&d->up, prio, topic, batch, len, false, NULL);
+    if (err == TERN_OK && !d->quiet) {
+        printf("device %s: batch of %u bytes queued%s\n", d->id, (unsigned)len,
+               prio == TERN_OUTBOX_CRITICAL ? " (alert: critical)" : "");
+    }
+    return err;
+}
+
 static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]\n"
-            "          [-s STABLE_MS] [-t SECONDS] [-q] HOST PORT DEVICE_ID\n",
+            "          [-s STABLE_MS] [-t SECONDS] [-q] [-B SECONDS] HOST PORT DEVICE_ID\n",
             argv0);
 }
 
@@ -211,10 +234,10 @@ int main(int argc, char **argv)
     static tern_outbox_t ob;
     static tern_posix_board_t board;
     const char *file = NULL;
-    long count = -1, per_tick = 1, period = 500, stable = 2000, limit_s = 0;
+    long count = -1, per_tick = 1, period = 500, stable = 2000, limit_s = 0, batch_s = 0;
     bool v311 = false, one_link = false, alerts = false, history = false;
     int opt;
-    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:q")) != -1) {
+    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:qB:")) != -1) {
         switch (opt) {
         case 'f':
             file = optarg;
@@ -249,12 +272,15 @@ int main(int argc, char **argv)
         case 'q':
             d.quiet = true;
             break;
+        case 'B':
+            batch_s = atol(optarg);
+            break;
         default:
             usage(argv[0]);
             return 2;
         }
     }
-    if (argc - optind != 3 || period < 1 || per_tick < 1 || stable < 0) {
+    if (argc - optind != 3 || period < 1 || per_tick < 1 || stable < 0 || batch_s < 0) {
         usage(argv[0]);
         return 2;
     }
@@ -357,6 +383,46 @@ int main(int argc, char **argv)
 
     tern_mqtt_sub_t sub = { { (const uint8_t *)d.topic_cmd, strlen(d.topic_cmd) }, 1 };
     bool subscribed = false;
+    /* -B: readings into compact batches; each batch an outbox record like any message */
+    static uint8_t sbuf[3][96], tscratch[MAX_PAYLOAD - 64];
+    static tern_tsb_series_t series[3];
+    static tern_telemetry_t tel;
+    series[0] = (tern_tsb_series_t){ .name = "n",
+                                     .kind = TERN_TSB_NUM,
+                                     .scale = 0,
+                                     .period_ms = (uint32_t)period,
+                                     .buf = sbuf[0],
+                                     .cap = 96 };
+    series[1] = (tern_tsb_series_t){ .name = "temp",
+                                     .unit = "Cel",
+                                     .kind = TERN_TSB_NUM,
+                                     .scale = -2,
+                                     .period_ms = (uint32_t)period,
+                                     .buf = sbuf[1],
+                                     .cap = 96 };
+    series[2] = (tern_tsb_series_t){ .name = "door",
+                                     .kind = TERN_TSB_BOOL,
+                                     .period_ms = (uint32_t)period,
+                                     .buf = sbuf[2],
+                                     .cap = 96 };
+    char bn[80];
+    snprintf(bn, sizeof bn, "urn:dev:tern:%s:", d.id);
+    tern_telemetry_config_t tc = { .series = series,
+                                   .n = 3,
+                                   .base_name = bn,
+                                   .topic = d.topic_tele,
+                                   .scratch = tscratch,
+                                   .scratch_size = sizeof tscratch,
+                                   .max_age_ms = (uint32_t)batch_s * 1000u,
+                                   .prio = TERN_OUTBOX_NORMAL,
+                                   .sink = to_outbox,
+                                   .sink_ctx = &d };
+    if (batch_s > 0 && per_tick == 1) {
+        err = tern_telemetry_init(&tel, &tc);
+    }
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t wall0 = (uint64_t)wall.tv_sec * 1000u + (uint64_t)wall.tv_nsec / 1000000u;
     long taken = 0;
     tern_ms_t start = tern_clock_now(&hal->clock), next = start;
     while (err == TERN_OK && !d.stop) {
@@ -370,7 +436,24 @@ int main(int argc, char **argv)
             fault(&d, 0, TERN_POSIX_FAULTY_PASS, 0);
         }
         if ((count < 0 || taken < count) && tern_deadline_passed(now, next)) {
-            for (long i = 0; i < per_tick && (count < 0 || taken < count) && err == TERN_OK; i++) {
+            if (batch_s > 0) { /* one reading a tick, into the batch */
+                uint32_t r = 0;
+                (void)tern_rng_uniform(&hal->rng, 200, &r);
+                uint64_t t = wall0 + (uint64_t)taken * (uint64_t)period; /* its sample time */
+                double temp = 20 + r / 100.0;
+                err = tern_telemetry_num(&tel, 0, t, (double)taken, now);
+                if (err == TERN_OK) {
+                    err = alerts && taken % 10 == 9 ? tern_telemetry_alert(&tel, 1, t, temp, now)
+                                                    : tern_telemetry_num(&tel, 1, t, temp, now);
+                }
+                if (err == TERN_OK) {
+                    err = tern_telemetry_bool(&tel, 2, t, (taken / 25) % 2 == 1, now);
+                }
+                taken++;
+            }
+            for (long i = 0;
+                 batch_s == 0 && i < per_tick && (count < 0 || taken < count) && err == TERN_OK;
+                 i++) {
                 char body[96];
                 uint32_t r = 0, seq = 0;
                 (void)tern_rng_uniform(&hal->rng, 200, &r);
@@ -396,6 +479,9 @@ int main(int argc, char **argv)
             if (tern_time_before(next, now)) {
                 next = now; /* fell behind (a slow flash): do not burst to catch up */
             }
+        }
+        if (err == TERN_OK && batch_s > 0) {
+            err = tern_telemetry_poll(&tel, tern_clock_now(&hal->clock));
         }
         if (err == TERN_OK) {
             err = tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
@@ -423,7 +509,10 @@ int main(int argc, char **argv)
         tern_posix_link_wait(act ? act->ctx : NULL, tern_mqtt_want_write(tern_uplink_mqtt(&d.up)),
                              wait_ms);
     }
-    if (err == TERN_OK && d.stop) {
+    if (err == TERN_OK && batch_s > 0) {
+        err = tern_telemetry_flush(&tel, TERN_OUTBOX_NORMAL); /* the last readings */
+    }
+    if (err == TERN_OK && (d.stop || batch_s > 0)) {
         /* let what is queued (the reply to "stop" at least) leave first, for up to 3 s */
         tern_ms_t until = tern_deadline_in(tern_clock_now(&hal->clock), 3000);
         while (err == TERN_OK && tern_uplink_backlog(&d.up) > 0 &&

@@ -37,12 +37,17 @@ start_broker() {
     echo "demo: mosquitto did not start" >&2
     return 1
 }
-# The operator keeps a persistent session, so what arrives while it is away waits for it.
+# The operator keeps persistent sessions, so what arrives while it is away waits for it:
+# one for the command replies (text), one for the telemetry (compact batches: binary,
+# printed as hex, turned into SenML at the end with `ternctl cbor senml --hex`).
 operator() {
     "$ternctl" sub -h 127.0.0.1 -p "$port" -i operator -c -x 300 -q 1 -v \
-        -t 'tern/+/telemetry' -t 'tern/+/alert' -t 'tern/+/cmd/resp' -W 30 >>"$work/operator.log" 2>/dev/null &
+        -t 'tern/+/cmd/resp' -W 30 >>"$work/operator.log" 2>/dev/null &
     sub=$!
-    pids="$pids $sub"
+    "$ternctl" sub -h 127.0.0.1 -p "$port" -i operator-telemetry -c -x 300 -q 1 --hex \
+        -t 'tern/+/telemetry' -W 30 >>"$work/telemetry.hex" 2>/dev/null &
+    tsub=$!
+    pids="$pids $sub $tsub"
 }
 
 command() {
@@ -54,8 +59,9 @@ start_broker
 echo "broker: mosquitto on 127.0.0.1:$port (persistence on)"
 operator
 sleep 0.5
-# a reading every 200 ms (every 10th also a critical alert); fail back after 1 s stable
-"$device" -f "$work/dev-1.flash" -p 200 -a -q -s 1000 127.0.0.1 "$port" dev-1 &
+# a reading every 200 ms into compact batches of 2 s (every 10th temperature an alert that
+# sends its batch at once, critical); fail back after 1 s stable
+"$device" -f "$work/dev-1.flash" -p 200 -B 2 -a -q -s 1000 127.0.0.1 "$port" dev-1 &
 dev=$!
 pids="$pids $dev"
 sleep 1.5
@@ -78,13 +84,21 @@ sleep 4
 command stop
 wait "$dev"
 sleep 0.5
-kill "$sub" 2>/dev/null || true
-grep -v telemetry "$work/operator.log" | sed 's/^/operator sees: /'
-echo "operator sees: $(grep -c telemetry "$work/operator.log") telemetry messages"
+kill "$sub" "$tsub" 2>/dev/null || true
+sed 's/^/operator sees: /' "$work/operator.log"
 grep -q "tern/dev-1/cmd/resp done: stop" "$work/operator.log"
-# Every reading 0..last arrived at least once (QoS 1 may repeat one after a reconnect).
-last=$(sed -n 's/.*"n":\([0-9]*\).*/\1/p' "$work/operator.log" | sort -n | tail -1)
-seen=$(grep telemetry "$work/operator.log" | sed -n 's/.*"n":\([0-9]*\).*/\1/p' | sort -nu | wc -l)
+# The telemetry pipeline: each batch (a line of hex) back into SenML records.
+echo "operator: ternctl sub -t 'tern/+/telemetry' --hex | ternctl cbor senml --hex"
+: >"$work/senml.json"
+while read -r batch; do
+    echo "$batch" | "$ternctl" cbor senml --hex >>"$work/senml.json"
+done <"$work/telemetry.hex"
+echo "operator sees: $(wc -l <"$work/telemetry.hex") batches, $(grep -c '"n":"' "$work/senml.json") SenML records, e.g."
+grep '"n":"temp"' "$work/senml.json" | head -2 | sed 's/^[[,]*/  /'
+# Every reading 0..last arrived at least once (QoS 1 may repeat a batch after a reconnect).
+nums=$(grep '"n":"n"' "$work/senml.json" | sed -n 's/.*"v":\([0-9]*\).*/\1/p' | sort -nu)
+last=$(echo "$nums" | tail -1)
+seen=$(echo "$nums" | wc -l)
 echo "demo: readings 0..$last, $seen distinct received, $((last + 1 - seen)) missing"
 [ "$seen" -eq $((last + 1)) ]
 echo "demo: a link cut, a fail back and a broker restart, and not one reading lost"

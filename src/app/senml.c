@@ -267,7 +267,7 @@ tern_err_t tern_senml_read_next(tern_senml_reader_t *r, tern_senml_rec_t *rec)
             values++;
             break;
         case TERN_SENML_VD: {
-            tern_senml_str_t d;
+            tern_senml_str_t d = { NULL, 0 };
             err = read_text(r, &d, true);
             rec->vd = (const uint8_t *)d.ptr;
             rec->vd_len = d.len;

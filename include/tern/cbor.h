@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tern/err.h"
 #include "tern/tern_config.h"
@@ -114,13 +115,10 @@ tern_err_t tern_cbor_enc_tag(tern_cbor_enc_t *e, uint64_t tag);
 /** Simple value @p v (0..23, 32..255: 20..23 are false, true, null, undefined). */
 tern_err_t tern_cbor_enc_simple(tern_cbor_enc_t *e, uint8_t v);
 
+/** A NUL-terminated text string. */
 static inline tern_err_t tern_cbor_enc_str(tern_cbor_enc_t *e, const char *s)
 {
-    size_t n = 0; /* a NUL-terminated text string (no <string.h> needed here) */
-    while (s != NULL && s[n] != '\0') {
-        n++;
-    }
-    return tern_cbor_enc_text(e, s, n);
+    return tern_cbor_enc_text(e, s, s != NULL ? strlen(s) : 0);
 }
 static inline tern_err_t tern_cbor_enc_array_indef(tern_cbor_enc_t *e)
 {

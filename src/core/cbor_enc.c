@@ -40,12 +40,12 @@ static tern_err_t put(tern_cbor_enc_t *e, const void *p, size_t n)
 /* The head of major type @p mt with argument @p v, in its shortest form. */
 static size_t head(uint8_t *b, unsigned mt, uint64_t v)
 {
-    unsigned n = v < 24u ? 0u : v <= 0xFFu ? 1u : v <= 0xFFFFu ? 2u : v <= 0xFFFFFFFFu ? 4u : 8u;
-    b[0] = (uint8_t)(mt << 5 | (n == 0   ? (unsigned)v
-                                : n == 1 ? 24u
-                                : n == 2 ? 25u
-                                : n == 4 ? 26u
-                                         : 27u));
+    if (v < 24u) { /* the common case: one byte */
+        b[0] = (uint8_t)(mt << 5 | (unsigned)v);
+        return 1;
+    }
+    unsigned n = v <= 0xFFu ? 1u : v <= 0xFFFFu ? 2u : v <= 0xFFFFFFFFu ? 4u : 8u;
+    b[0] = (uint8_t)(mt << 5 | (n == 1 ? 24u : n == 2 ? 25u : n == 4 ? 26u : 27u));
     for (unsigned i = 0; i < n; i++) {
         b[1 + i] = (uint8_t)(v >> (8u * (n - 1u - i)));
     }
@@ -155,9 +155,17 @@ static tern_err_t emit(tern_cbor_enc_t *e, const uint8_t *hd, size_t hl, const v
     if (indef && (e->flags & TERN_CBOR_DETERMINISTIC)) {
         return fail(e, TERN_ERR_UNSUPPORTED);
     }
-    if (put(e, hd, hl) != TERN_OK || put(e, data, n) != TERN_OK) {
-        return e->err;
+    if (n > e->cap - e->len || hl > e->cap - e->len - n) {
+        return fail(e, TERN_ERR_TOO_SMALL); /* nothing of the item is written */
     }
+    uint8_t *w = e->buf + e->len;
+    for (size_t i = 0; i < hl; i++) { /* at most 9 bytes: no call */
+        w[i] = hd[i];
+    }
+    if (n) {
+        memcpy(w + hl, data, n);
+    }
+    e->len += hl + n;
     if (left == 0) {
         return done(e);
     }
@@ -174,6 +182,22 @@ static tern_err_t emit(tern_cbor_enc_t *e, const uint8_t *hd, size_t hl, const v
 static tern_err_t item(tern_cbor_enc_t *e, unsigned mt, uint64_t arg, const void *data, size_t n,
                        uint64_t left)
 {
+    tern_cbor_frame_t *f = e->depth > 0 ? &e->stack[e->depth - 1] : NULL;
+    if (left == 0 && e->err == TERN_OK && (f == NULL || f->kind >= MT_ARRAY) &&
+        e->cap - e->len >= 9u && n <= e->cap - e->len - 9u) {
+        /* the fast path: a whole item, not a string chunk, room for it: written in place */
+        uint8_t *w = e->buf + e->len;
+        size_t hl = head(w, mt, arg);
+        if (n) {
+            memcpy(w + hl, data, n);
+        }
+        e->len += hl + n;
+        if (f != NULL && f->left > 1u && f->left < INDEF - 1u) {
+            f->left--; /* the container goes on */
+            return TERN_OK;
+        }
+        return done(e);
+    }
     uint8_t b[9];
     b[0] = (uint8_t)(mt << 5 | 31u);
     return emit(e, b, left == INDEF ? 1u : head(b, mt, arg), data, n, left);

@@ -2,7 +2,8 @@
 # The verbs of tern. CMake does the building; this file only names the steps.
 #   make demo          build everything, run the demo on the host and on a Cortex-M4 under QEMU,
 #                      then a device publishing telemetry to mosquitto and taking commands
-#   make test          format check, sanitizer build + Cortex-M4 build, all tests (host and QEMU)
+#   make test          format check, sanitizer + Cortex-M4 + optimized (-O2 warnings) builds,
+#                      all tests (host and QEMU)
 #   make size          flash/RAM per module on Cortex-M4 (-Os, hard float)
 #   make bench         benchmarks, ours vs a reference, as ratios
 #   make fuzz          run every fuzz target for FUZZ_SECONDS each
@@ -39,7 +40,7 @@ demo: build-debug build-cortex-m4
 	@echo "== a device talking MQTT to a real broker: telemetry up, commands down =="
 	./tools/demo-mqtt.sh build/debug
 
-test: format-check build-asan build-cortex-m4
+test: format-check build-asan build-cortex-m4 build-release
 	@echo "== host tests (ASan + UBSan) =="
 	$(CTEST) --preset asan -j $(JOBS)
 	@echo "== Cortex-M4 tests under QEMU =="

@@ -128,7 +128,6 @@ typedef struct tern_uplink {
     tern_err_t fatal;         /* an outbox failure: poll returns it */
     char seq_text[12];
     tern_mqtt_prop_t seq_prop;
-    uint32_t delivered, rejected, sessions; /* counters since init */
 } tern_uplink_t;
 
 /**

@@ -4,6 +4,8 @@
 
 #include "tern/senml.h"
 
+#include "cbor_read.h"
+
 /* ----------------------------------------------------------------- writer -- */
 
 void tern_senml_begin(tern_senml_writer_t *w, uint8_t *buf, size_t cap, const char *bn, double bt)
@@ -149,21 +151,6 @@ static tern_err_t read_number(tern_senml_reader_t *r, double *out)
     return TERN_OK;
 }
 
-static tern_err_t read_text(tern_senml_reader_t *r, tern_senml_str_t *out, bool bytes)
-{
-    tern_cbor_item_t it;
-    tern_err_t err = tern_cbor_dec_next(&r->dec, &it);
-    if (err != TERN_OK) {
-        return err;
-    }
-    if (it.type != (bytes ? TERN_CBOR_BYTES : TERN_CBOR_TEXT) || it.indefinite) {
-        return TERN_ERR_MALFORMED; /* SenML strings are definite */
-    }
-    out->ptr = (const char *)it.ptr;
-    out->len = it.len;
-    return TERN_OK;
-}
-
 static bool name_char(char c, bool first)
 {
     bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -232,13 +219,13 @@ tern_err_t tern_senml_read_next(tern_senml_reader_t *r, tern_senml_rec_t *rec)
         double num;
         switch (label) {
         case TERN_SENML_BN:
-            err = read_text(r, &r->bn, false);
+            err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &r->bn);
             break;
         case TERN_SENML_BT:
             err = read_number(r, &r->bt);
             break;
         case TERN_SENML_BU:
-            err = read_text(r, &r->bu, false);
+            err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &r->bu);
             break;
         case TERN_SENML_BV:
             err = read_number(r, &r->bv);
@@ -250,10 +237,10 @@ tern_err_t tern_senml_read_next(tern_senml_reader_t *r, tern_senml_rec_t *rec)
             }
             break;
         case TERN_SENML_N:
-            err = read_text(r, &rec->name, false);
+            err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &rec->name);
             break;
         case TERN_SENML_U:
-            err = read_text(r, &rec->unit, false);
+            err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &rec->unit);
             break;
         case TERN_SENML_V:
             err = read_number(r, &v);
@@ -262,13 +249,13 @@ tern_err_t tern_senml_read_next(tern_senml_reader_t *r, tern_senml_rec_t *rec)
             values++;
             break;
         case TERN_SENML_VS:
-            err = read_text(r, &rec->vs, false);
+            err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &rec->vs);
             rec->kind = TERN_SENML_STR;
             values++;
             break;
         case TERN_SENML_VD: {
             tern_senml_str_t d = { NULL, 0 };
-            err = read_text(r, &d, true);
+            err = app_cbor_string(&r->dec, TERN_CBOR_BYTES, false, &d);
             rec->vd = (const uint8_t *)d.ptr;
             rec->vd_len = d.len;
             rec->kind = TERN_SENML_DATA;

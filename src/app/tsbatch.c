@@ -4,6 +4,8 @@
 
 #include "tern/tsbatch.h"
 
+#include "cbor_read.h"
+
 #define MAX_Q 9007199254740992.0 /* 2^53: integers a double holds exactly */
 
 void tern_tsb_reset(tern_tsb_series_t *s)
@@ -305,15 +307,6 @@ void tern_tsb_read_begin(tern_tsb_reader_t *r, const uint8_t *buf, size_t len)
     tern_cbor_dec_init(&r->dec, buf, len, 0);
 }
 
-static tern_err_t next_of(tern_tsb_reader_t *r, tern_cbor_item_t *it, tern_cbor_type_t want)
-{
-    tern_err_t err = tern_cbor_dec_next(&r->dec, it);
-    if (err == TERN_OK && it->type != want) {
-        err = TERN_ERR_MALFORMED;
-    }
-    return err;
-}
-
 static tern_err_t next_int(tern_tsb_reader_t *r, int64_t *v)
 {
     tern_cbor_item_t it;
@@ -325,26 +318,6 @@ static tern_err_t next_int(tern_tsb_reader_t *r, int64_t *v)
         return TERN_ERR_MALFORMED;
     }
     *v = it.type == TERN_CBOR_UINT ? (int64_t)it.u : -1 - (int64_t)it.u;
-    return TERN_OK;
-}
-
-static tern_err_t next_text(tern_tsb_reader_t *r, tern_senml_str_t *s, bool nullable)
-{
-    tern_cbor_item_t it;
-    tern_err_t err = tern_cbor_dec_next(&r->dec, &it);
-    if (err != TERN_OK) {
-        return err;
-    }
-    if (nullable && it.type == TERN_CBOR_SIMPLE && it.u == TERN_CBOR_NULL) {
-        s->ptr = NULL;
-        s->len = 0;
-        return TERN_OK;
-    }
-    if (it.type != TERN_CBOR_TEXT || it.indefinite) {
-        return TERN_ERR_MALFORMED;
-    }
-    s->ptr = (const char *)it.ptr;
-    s->len = it.len;
     return TERN_OK;
 }
 
@@ -365,9 +338,10 @@ static tern_err_t open_series(tern_tsb_reader_t *r, tern_senml_rec_t *first, boo
         return TERN_ERR_MALFORMED;
     }
     uint64_t fields = it.u;
-    if ((err = next_text(r, &r->name, false)) != TERN_OK ||
-        (err = next_text(r, &r->unit, true)) != TERN_OK || (err = next_int(r, &kind)) != TERN_OK ||
-        (err = next_int(r, &t0)) != TERN_OK || (err = next_int(r, &dt)) != TERN_OK) {
+    if ((err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &r->name)) != TERN_OK ||
+        (err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, true, &r->unit)) != TERN_OK ||
+        (err = next_int(r, &kind)) != TERN_OK || (err = next_int(r, &t0)) != TERN_OK ||
+        (err = next_int(r, &dt)) != TERN_OK) {
         return err;
     }
     if (kind < 0 || kind > TERN_TSB_ENUM || t0 < 0 || dt <= 0 || dt > UINT32_MAX ||
@@ -401,7 +375,7 @@ static tern_err_t open_series(tern_tsb_reader_t *r, tern_senml_rec_t *first, boo
         r->bval = it.u == TERN_CBOR_TRUE;
         r->q = r->bval ? 0 : 1; /* flipped by the first run */
     } else {
-        if ((err = next_of(r, &it, TERN_CBOR_ARRAY)) != TERN_OK) {
+        if ((err = app_cbor_expect(&r->dec, TERN_CBOR_ARRAY, &it)) != TERN_OK) {
             return err;
         }
         if (it.indefinite || it.u > TERN_TSB_MAX_STATES) {
@@ -409,15 +383,15 @@ static tern_err_t open_series(tern_tsb_reader_t *r, tern_senml_rec_t *first, boo
         }
         r->n_states = (uint8_t)it.u;
         for (uint8_t i = 0; i < r->n_states; i++) {
-            if ((err = next_text(r, &r->states[i], false)) != TERN_OK) {
+            if ((err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &r->states[i])) != TERN_OK) {
                 return err;
             }
         }
-        if ((err = next_of(r, &it, TERN_CBOR_END)) != TERN_OK) {
+        if ((err = app_cbor_expect(&r->dec, TERN_CBOR_END, &it)) != TERN_OK) {
             return err;
         }
     }
-    if ((err = next_of(r, &it, TERN_CBOR_ARRAY)) != TERN_OK) {
+    if ((err = app_cbor_expect(&r->dec, TERN_CBOR_ARRAY, &it)) != TERN_OK) {
         return err;
     }
     r->in_series = true;
@@ -458,7 +432,7 @@ tern_err_t tern_tsb_read_next(tern_tsb_reader_t *r, tern_senml_rec_t *rec)
     tern_err_t err;
     if (r->dec.pos == 0 && !r->dec.err) { /* the batch head */
         int64_t ver, bt;
-        if ((err = next_of(r, &it, TERN_CBOR_ARRAY)) != TERN_OK) {
+        if ((err = app_cbor_expect(&r->dec, TERN_CBOR_ARRAY, &it)) != TERN_OK) {
             return err;
         }
         if (it.indefinite || it.u < 3) {
@@ -470,7 +444,8 @@ tern_err_t tern_tsb_read_next(tern_tsb_reader_t *r, tern_senml_rec_t *rec)
         if (ver != TERN_TSB_VERSION) {
             return TERN_ERR_UNSUPPORTED;
         }
-        if ((err = next_text(r, &r->bn, false)) != TERN_OK || (err = next_int(r, &bt)) != TERN_OK) {
+        if ((err = app_cbor_string(&r->dec, TERN_CBOR_TEXT, false, &r->bn)) != TERN_OK ||
+            (err = next_int(r, &bt)) != TERN_OK) {
             return err;
         }
         if (bt < 0) {
@@ -500,7 +475,7 @@ tern_err_t tern_tsb_read_next(tern_tsb_reader_t *r, tern_senml_rec_t *rec)
         }
         if (it.type == TERN_CBOR_END) { /* the samples end, then the series */
             r->in_series = false;
-            if ((err = next_of(r, &it, TERN_CBOR_END)) != TERN_OK) {
+            if ((err = app_cbor_expect(&r->dec, TERN_CBOR_END, &it)) != TERN_OK) {
                 return err;
             }
             continue;
@@ -528,7 +503,7 @@ tern_err_t tern_tsb_read_next(tern_tsb_reader_t *r, tern_senml_rec_t *rec)
                 return TERN_ERR_MALFORMED;
             }
             state = it.u;
-            if ((err = next_of(r, &it, TERN_CBOR_UINT)) != TERN_OK) {
+            if ((err = app_cbor_expect(&r->dec, TERN_CBOR_UINT, &it)) != TERN_OK) {
                 return err;
             }
         } else if (it.type != TERN_CBOR_UINT) {

@@ -151,11 +151,6 @@ static void finish(tern_uplink_t *u, uint32_t seq, tern_err_t why)
     ev.type = why == TERN_OK ? TERN_UPLINK_EV_DELIVERED : TERN_UPLINK_EV_REJECTED;
     ev.seq = seq;
     ev.err = why;
-    if (why == TERN_OK) {
-        u->delivered++;
-    } else {
-        u->rejected++;
-    }
     emit(u, &ev);
 }
 
@@ -168,7 +163,6 @@ static void on_mqtt(void *user, const tern_mqtt_event_t *mev)
         u->online = true;
         u->online_since = u->now;
         u->cursor_set = false; /* start from the head of the queue, skipping what is in flight */
-        u->sessions++;
         ev.type = TERN_UPLINK_EV_ONLINE;
         ev.link = u->on;
         ev.session_present = mev->limits->session_present;

@@ -105,7 +105,10 @@ static double decode_tern(void)
         tern_err_t err;
         tern_cbor_dec_init(&d, g_tern + pos, g_tern_len - pos, 0);
         while ((err = tern_cbor_dec_next(&d, &it)) == TERN_OK) {
-            sum += it.type == TERN_CBOR_FLOAT ? it.f : (double)it.u + (double)it.len;
+            /* what the libcbor callbacks below add: the value, a string's length, a map's size */
+            sum += it.type == TERN_CBOR_FLOAT                                ? it.f
+                   : it.type == TERN_CBOR_TEXT || it.type == TERN_CBOR_BYTES ? (double)it.len
+                                                                             : (double)it.u;
             items++;
         }
         if (err != TERN_ERR_EMPTY && err != TERN_ERR_CBOR_TRAILING) {

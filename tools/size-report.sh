@@ -49,8 +49,8 @@ END {
 # for a 3.1.1-only build (TERN_MQTT_V5=0). From the link map we sum what was
 # kept of the MQTT objects (code + rodata + data: flash) and, apart, of the
 # libc routines they pulled in that the bare image did not already have.
-linked() { # <map> -> "mqtt_bytes"
-    awk '
+linked() { # <map> <object pattern> -> bytes kept of the objects whose path matches
+    awk -v pat="$2" '
     function hex(s,   i, c, v) {
         v = 0; s = tolower(s); sub(/^0x/, "", s)
         for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)) - 1; v = v * 16 + c }
@@ -60,14 +60,15 @@ linked() { # <map> -> "mqtt_bytes"
     !on { next }
     /^ \.(text|rodata|data)/ {
         if (NF >= 4) { sz = $3; obj = $4 } else { getline; sz = $2; obj = $3 }
-        if (obj ~ /src\/net\/mqtt[^\/]*\.c\.obj|\(mqtt[^\/]*\.c\.obj\)/) total += hex(sz)
+        if (obj ~ pat) total += hex(sz)
     }
     END { print total + 0 }' "$1"
 }
+mqtt_objs='src/net/mqtt[^/]*\.c\.obj|\(mqtt[^/]*\.c\.obj\)'
 dir="$build/tools/size"
 if [ -f "$dir/size_mqtt.map" ] && [ -f "$dir/size_mqtt_v311.map" ]; then
-    both=$(linked "$dir/size_mqtt.map")
-    v311=$(linked "$dir/size_mqtt_v311.map")
+    both=$(linked "$dir/size_mqtt.map" "$mqtt_objs")
+    v311=$(linked "$dir/size_mqtt_v311.map" "$mqtt_objs")
     echo
     echo "MQTT client linked into a firmware (codec + session, every public call, -Wl,--gc-sections):"
     printf "  %-40s %6d B   (budget 12288: coreMQTT v5 18.9 KiB, wolfMQTT v5 12.6 KiB)\n" \
@@ -77,16 +78,23 @@ if [ -f "$dir/size_mqtt.map" ] && [ -f "$dir/size_mqtt_v311.map" ]; then
 fi
 
 # The CBOR codec (tern/cbor.h): encoder and decoder with strict validation, the
-# diagnostic printer apart (a debugging aid firmware need not link).
+# diagnostic printer apart (a debugging aid firmware need not link). tools/size
+# links every encoder and decoder call twice: with flags 0, and with the
+# optional flags, which add the map sorting and the duplicate and
+# deterministic-encoding checks (cbor_det.c, reached only through them).
 objdir="$build/src/CMakeFiles/tern.dir/core"
-if [ -f "$objdir/cbor_enc.c.obj" ] && [ -f "$objdir/cbor_dec.c.obj" ]; then
+if [ -f "$dir/size_cbor.map" ] && [ -f "$dir/size_cbor_det.map" ]; then
     flash_of() { $SIZE -B "$1" | awk 'NR == 2 { print $1 + $2 }'; }
-    enc=$(flash_of "$objdir/cbor_enc.c.obj")
-    dec=$(flash_of "$objdir/cbor_dec.c.obj")
+    enc=$(linked "$dir/size_cbor.map" 'cbor_enc\.c\.obj')
+    dec=$(linked "$dir/size_cbor.map" 'cbor_dec\.c\.obj')
+    det=$(linked "$dir/size_cbor.map" 'cbor_det\.c\.obj')
+    opt=$(linked "$dir/size_cbor_det.map" 'cbor_(enc|dec|det)\.c\.obj')
     diag=$(flash_of "$objdir/cbor_diag.c.obj")
     echo
-    echo "CBOR codec (objects, -Os):"
+    echo "CBOR codec linked into a firmware (every encoder and decoder call, -Wl,--gc-sections):"
     printf "  %-40s %6d B   (budget 3072: TinyCBOR 0.7 + 2.2 KiB, NanoCBOR 1.1 + 2.0 KiB)\n" \
-        "encoder $enc B + decoder $dec B" "$((enc + dec))"
-    printf "  %-40s %6d B\n" "diagnostic printer (not in the budget)" "$diag"
+        "encoder $enc B + decoder $dec B" "$((enc + dec + det))"
+    [ "$det" -eq 0 ] || echo "  (of which $det B of cbor_det.c, linked although no flag asked for it)"
+    printf "  %-40s %6d B\n" "with the optional flags (cbor_det.c)" "$opt"
+    printf "  %-40s %6d B\n" "diagnostic printer (object, not linked)" "$diag"
 fi

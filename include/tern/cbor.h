@@ -77,14 +77,31 @@ typedef struct tern_cbor_frame {
 typedef struct tern_cbor_enc {
     uint8_t *buf;
     size_t cap, len;
+    /* TERN_CBOR_DETERMINISTIC: sorts the pairs of a map whose contents are buf[start, end) */
+    tern_err_t (*sort)(uint8_t *buf, size_t start, size_t end);
     tern_err_t err; /* sticky */
     uint8_t flags;
     uint8_t depth;
     tern_cbor_frame_t stack[TERN_CBOR_MAX_DEPTH];
 } tern_cbor_enc_t;
 
-/** Start encoding into @p buf (@p cap bytes) with @p flags. */
-void tern_cbor_enc_init(tern_cbor_enc_t *e, uint8_t *buf, size_t cap, unsigned flags);
+/** tern_cbor_enc_init() without the map sorting (private: call tern_cbor_enc_init()). */
+void tern_cbor_enc_setup(tern_cbor_enc_t *e, uint8_t *buf, size_t cap, unsigned flags);
+/** Deterministic encoding's map sorting, in its own object (private). */
+tern_err_t tern_cbor_sort_pairs(uint8_t *buf, size_t start, size_t end);
+
+/**
+ * Start encoding into @p buf (@p cap bytes) with @p flags. The map sorting of
+ * TERN_CBOR_DETERMINISTIC lives in an object of its own that a firmware links
+ * only if it may ask for it (a constant 0 here leaves it out).
+ */
+static inline void tern_cbor_enc_init(tern_cbor_enc_t *e, uint8_t *buf, size_t cap, unsigned flags)
+{
+    tern_cbor_enc_setup(e, buf, cap, flags);
+    if (flags & TERN_CBOR_DETERMINISTIC) {
+        e->sort = tern_cbor_sort_pairs;
+    }
+}
 
 tern_err_t tern_cbor_enc_uint(tern_cbor_enc_t *e, uint64_t v);
 /** The negative integer -1 - @p n (down to -2^64, which int64_t cannot hold). */
@@ -190,25 +207,45 @@ typedef struct tern_cbor_item {
 
 /** One open container of the decoder (private). */
 typedef struct tern_cbor_dframe {
-    uint64_t left; /* items still to come (maps: 2 per pair); UINT64_MAX: indefinite */
+    uint64_t left; /* items still to come (maps: 2 per pair); indefinite: a count never reached */
     size_t start;  /* offset of the container's first item */
     size_t prev_key, prev_key_len; /* maps: the last key, for the order and duplicate checks */
     uint8_t kind;                  /* major type (4, 5, 6 for a tag; 2 or 3: indefinite string) */
 } tern_cbor_dframe_t;
 
-typedef struct tern_cbor_dec {
+typedef struct tern_cbor_dec tern_cbor_dec_t;
+struct tern_cbor_dec {
     const uint8_t *buf;
     size_t len, pos;
+    /* the optional checks (flags), run on the head at @p at before the item is taken */
+    tern_err_t (*check)(tern_cbor_dec_t *d, size_t at);
     tern_err_t err; /* sticky */
     size_t err_offset;
     uint8_t flags;
-    uint8_t depth;
-    bool done;
-    tern_cbor_dframe_t stack[TERN_CBOR_MAX_DEPTH];
-} tern_cbor_dec_t;
+    uint8_t depth;          /* containers open */
+    tern_cbor_dframe_t top; /* the innermost open container; at depth 0, the top level (1 item) */
+    tern_cbor_dframe_t stack[TERN_CBOR_MAX_DEPTH]; /* the containers around it, outermost first */
+};
 
-/** Start decoding the one CBOR item in @p buf (@p len bytes) with @p flags. */
-void tern_cbor_dec_init(tern_cbor_dec_t *d, const uint8_t *buf, size_t len, unsigned flags);
+/** tern_cbor_dec_init() without the optional checks (private: call tern_cbor_dec_init()). */
+void tern_cbor_dec_setup(tern_cbor_dec_t *d, const uint8_t *buf, size_t len, unsigned flags);
+/** The duplicate-key and deterministic-encoding checks, in their own object (private). */
+tern_err_t tern_cbor_dec_check(tern_cbor_dec_t *d, size_t at);
+
+/**
+ * Start decoding the one CBOR item in @p buf (@p len bytes) with @p flags. The
+ * checks that TERN_CBOR_CHECK_DUPLICATES and TERN_CBOR_DETERMINISTIC ask for
+ * live in an object of their own, linked only by a firmware that may ask for
+ * them (a constant 0 here leaves them out).
+ */
+static inline void tern_cbor_dec_init(tern_cbor_dec_t *d, const uint8_t *buf, size_t len,
+                                      unsigned flags)
+{
+    tern_cbor_dec_setup(d, buf, len, flags);
+    if (flags & (TERN_CBOR_DETERMINISTIC | TERN_CBOR_CHECK_DUPLICATES)) {
+        d->check = tern_cbor_dec_check;
+    }
+}
 
 /**
  * The next item in *it. TERN_ERR_EMPTY once the top-level item is complete;
@@ -227,11 +264,20 @@ tern_err_t tern_cbor_dec_skip(tern_cbor_dec_t *d, const tern_cbor_item_t *it);
 /** The offset the decoder stopped at (the faulty byte after an error). */
 size_t tern_cbor_dec_offset(const tern_cbor_dec_t *d);
 
+/** Run @p d to the end of its input (private: call tern_cbor_validate()). */
+tern_err_t tern_cbor_dec_walk(tern_cbor_dec_t *d, size_t *err_offset);
+
 /**
  * Check that @p buf holds exactly one well-formed, valid item (with @p flags);
  * TERN_OK, or the error and *err_offset (may be NULL) its byte.
  */
-tern_err_t tern_cbor_validate(const uint8_t *buf, size_t len, unsigned flags, size_t *err_offset);
+static inline tern_err_t tern_cbor_validate(const uint8_t *buf, size_t len, unsigned flags,
+                                            size_t *err_offset)
+{
+    tern_cbor_dec_t d;
+    tern_cbor_dec_init(&d, buf, len, flags);
+    return tern_cbor_dec_walk(&d, err_offset);
+}
 
 /* ----------------------------------------------------- diagnostic notation -- */
 

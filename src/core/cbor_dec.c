@@ -2,18 +2,21 @@
 /*
  * The strict CBOR pull decoder (RFC 8949), tern/cbor.h.
  *
- * One frame per open container, tag or indefinite string. A frame counts down
- * the items it still expects in `left`; an indefinite one (INDEF in `kind`)
- * starts from an even number no input can exhaust, so for every map "left is
- * even" means "a key comes next". A definite container whose count reached 0
- * is closed by the next call (END, no byte); a tag frame is popped as soon as
- * its one content item is complete, so tags have no END.
+ * One frame per open container, tag or indefinite string. The innermost one
+ * is `top`, in the decoder itself (at depth 0 the top level, which expects one
+ * item), the ones around it are saved on `stack`, so the common path touches
+ * no array. A frame counts down the items it still expects in `left`; an
+ * indefinite one (INDEF in `kind`) starts from an even number no input can
+ * exhaust, so for every map "left is even" means "a key comes next". A
+ * definite container whose count reached 0 is closed by the next call (END,
+ * no byte); a tag frame is popped as soon as its one content item is
+ * complete, so tags have no END. The top level's count reaching 0 means the
+ * item is complete (then TERN_ERR_EMPTY, or TRAILING if bytes follow).
  *
- * Map keys (only with TERN_CBOR_CHECK_DUPLICATES or TERN_CBOR_DETERMINISTIC)
- * are checked before the key is returned: the extent of its encoding is found
- * with a second decoder on the stack, then compared with the previous key
- * (deterministic order: strictly increasing) or with every earlier key of the
- * map (duplicates; `start` is the offset of the map's first key).
+ * The optional checks (TERN_CBOR_CHECK_DUPLICATES, TERN_CBOR_DETERMINISTIC)
+ * are in cbor_det.c, called through d->check on every well-formed head
+ * before its item is taken, so firmware that never asks for them does not
+ * link them.
  *
  * Error offsets: the first byte of the item at fault (the break for
  * UNEXPECTED_BREAK and ODD_MAP, the key for key errors, the end of the input
@@ -21,17 +24,19 @@
  */
 #include <string.h>
 
+#include "cbor_priv.h"
 #include "tern/cbor.h"
 
-#define INDEF     0x80u
+#define INDEF     TERN_CBOR_KIND_INDEF
 #define INDEF_CNT (UINT64_MAX - 1u) /* even: a map starts at a key */
 
-void tern_cbor_dec_init(tern_cbor_dec_t *d, const uint8_t *buf, size_t len, unsigned flags)
+void tern_cbor_dec_setup(tern_cbor_dec_t *d, const uint8_t *buf, size_t len, unsigned flags)
 {
     memset(d, 0, offsetof(tern_cbor_dec_t, stack));
     d->buf = buf;
     d->len = len;
     d->flags = (uint8_t)flags;
+    d->top.left = 1; /* the one top-level item */
 }
 
 size_t tern_cbor_dec_offset(const tern_cbor_dec_t *d)
@@ -68,7 +73,7 @@ static bool utf8_ok(const uint8_t *p, size_t n)
 }
 
 /* A half (@p single false) or single precision value as double bits, exactly. */
-static uint64_t widen(uint32_t v, bool single)
+uint64_t tern_cbor_widen(uint32_t v, bool single)
 {
     unsigned mbits = single ? 23 : 10, ebits = single ? 8 : 5;
     uint32_t emask = (1u << ebits) - 1u, fr = v << (32 - mbits); /* the fraction, left-aligned */
@@ -91,95 +96,14 @@ static uint64_t widen(uint32_t v, bool single)
     return (uint64_t)hi << 32 | (uint64_t)(fr << 20);
 }
 
-/* The double with bits @p b is exactly a half (@p single false) or a single (NaN: payload kept). */
-static bool fits(uint64_t b, bool single)
-{
-    unsigned mbits = single ? 23 : 10, ebits = single ? 8 : 5;
-    int emax = (1 << (ebits - 1)) - 1;
-    uint32_t hi = (uint32_t)(b >> 32), lo = (uint32_t)b;
-    int e = (int)((hi >> 20) & 0x7FFu) - 1023;
-    unsigned sh = 52 - mbits; /* the low bits that must be 0 */
-    hi &= 0xFFFFFu;
-    if (e == -1023) {
-        return !(hi | lo); /* zero fits; double subnormals are below any shorter format */
-    }
-    if (e != 1024) { /* inf, NaN: the payload must survive */
-        if (e > emax) {
-            return false;
-        }
-        if (e < 1 - emax) { /* a subnormal there */
-            sh += (unsigned)(1 - emax - e);
-            hi |= 1u << 20;
-            if (sh > 52) {
-                return false;
-            }
-        }
-    }
-    return sh >= 32 ? !lo && !(hi & ((1u << (sh - 32)) - 1u)) : !(lo << (32 - sh));
-}
-
-/* The offset just after the well-formed item at @p q, or 0. */
-static size_t item_end(const tern_cbor_dec_t *d, size_t q)
-{
-    tern_cbor_dec_t s;
-    tern_cbor_item_t it;
-    tern_cbor_dec_init(&s, d->buf + q, d->len - q, 0);
-    if (tern_cbor_dec_next(&s, &it) || tern_cbor_dec_skip(&s, &it)) {
-        return 0;
-    }
-    return q + s.pos;
-}
-
-/* The key at @p at of map @p f against the earlier keys (flags set). */
-static tern_err_t check_key(tern_cbor_dec_t *d, tern_cbor_dframe_t *f, size_t at)
-{
-    size_t end = item_end(d, at);
-    if (!end) {
-        return TERN_OK; /* malformed: the walk will say how */
-    }
-    const uint8_t *k = d->buf + at;
-    size_t n = end - at;
-    if (d->flags & TERN_CBOR_DETERMINISTIC) {
-        if (f->prev_key_len) {
-            size_t pn = f->prev_key_len;
-            int c = memcmp(d->buf + f->prev_key, k, pn < n ? pn : n);
-            if (c == 0 && pn == n) {
-                return (d->flags & TERN_CBOR_CHECK_DUPLICATES) ? TERN_ERR_CBOR_DUPLICATE_KEY
-                                                               : TERN_ERR_CBOR_NOT_DETERMINISTIC;
-            }
-            if (c > 0 || (c == 0 && pn > n)) {
-                return TERN_ERR_CBOR_NOT_DETERMINISTIC;
-            }
-        }
-        f->prev_key = at;
-        f->prev_key_len = n;
-    } else {
-        for (size_t q = f->start; q < at; q = item_end(d, q)) {
-            size_t e = item_end(d, q);
-            if (!e) {
-                break; /* cannot happen: the walk has checked them */
-            }
-            if (e - q == n && memcmp(d->buf + q, k, n) == 0) {
-                return TERN_ERR_CBOR_DUPLICATE_KEY;
-            }
-            q = e; /* then skip its value */
-        }
-    }
-    return TERN_OK;
-}
-
-/* An item at the current level is complete: count it; a tag's content completes the tag. */
+/* An item in the innermost container is complete: count it; a tag's content completes the tag. */
 static void complete(tern_cbor_dec_t *d)
 {
-    while (d->depth) {
-        tern_cbor_dframe_t *f = &d->stack[d->depth - 1];
-        f->left--;
-        if (f->kind != 6) {
-            return;
-        }
-        d->depth--;
+    d->top.left--;
+    while (d->top.kind == 6) {
+        d->top = d->stack[--d->depth];
+        d->top.left--;
     }
-    d->done = true;
 }
 
 tern_err_t tern_cbor_dec_next(tern_cbor_dec_t *d, tern_cbor_item_t *it)
@@ -191,70 +115,54 @@ tern_err_t tern_cbor_dec_next(tern_cbor_dec_t *d, tern_cbor_item_t *it)
     if (e) {
         return e;
     }
-    if (d->done) {
-        if (at >= d->len) {
+    tern_cbor_dframe_t *f = &d->top;
+    unsigned fk = f->kind;
+    if (f->left == 0) {
+        if (d->depth) { /* a definite container is complete */
+            goto end;
+        }
+        if (at >= d->len) { /* the top-level item is */
             return TERN_ERR_EMPTY;
         }
         e = TERN_ERR_CBOR_TRAILING;
         goto fail;
     }
-    tern_cbor_dframe_t *f = d->depth ? &d->stack[d->depth - 1] : NULL;
-    unsigned fk = f ? f->kind : 0;
-    if (f && f->left == 0) { /* a definite container is complete */
-        goto end;
-    }
-    e = TERN_ERR_CBOR_TRUNCATED;
     if (at >= d->len) {
+        e = TERN_ERR_CBOR_TRUNCATED;
         goto fail;
     }
-    unsigned ib = d->buf[at], mt = ib >> 5, ai = ib & 31u;
-    if (ib == 0xFFu) {
-        e = TERN_ERR_CBOR_UNEXPECTED_BREAK;
-        if (!(fk & INDEF)) {
-            goto fail;
-        }
-        e = TERN_ERR_CBOR_ODD_MAP;
-        if (fk == (5u | INDEF) && (f->left & 1u)) {
-            goto fail;
-        }
-        d->pos = p;
-        goto end;
-    }
-    if ((fk & 7u) == 5u && !(f->left & 1u) &&
-        (d->flags & (TERN_CBOR_DETERMINISTIC | TERN_CBOR_CHECK_DUPLICATES))) {
-        e = check_key(d, f, at);
-        if (e) {
-            goto fail;
-        }
+    if (d->check && (e = d->check(d, at)) != TERN_OK) {
+        goto fail; /* the walk's own checks of the same head win: see tern_cbor_dec_check() */
     }
 
-    /* The head: the argument, or indefinite. */
+    /* The head: the argument, or indefinite, or a break. */
+    unsigned ib = d->buf[at], mt = ib >> 5, ai = ib & 31u;
     uint64_t v = ai;
-    e = TERN_OK;
-    if (ai >= 28) {
-        if (ai != 31) {
+    if (ai >= 24) {
+        if (ai < 28) {
+            unsigned n = 1u << (ai - 24);
+            if (d->len - p < n) {
+                e = TERN_ERR_CBOR_TRUNCATED;
+                goto fail;
+            }
+            v = tern_cbor_be(d->buf + p, n);
+            p += n;
+        } else if (ai != 31) {
             e = TERN_ERR_CBOR_RESERVED;
             goto fail;
-        }
-        if (d->flags & TERN_CBOR_DETERMINISTIC) {
-            e = TERN_ERR_CBOR_NOT_DETERMINISTIC;
-        }
-        if (mt < 2 || mt == 6) {
+        } else if (mt == 7) {
+            e = TERN_ERR_CBOR_UNEXPECTED_BREAK;
+            if (!(fk & INDEF)) {
+                goto fail;
+            }
+            e = TERN_ERR_CBOR_ODD_MAP;
+            if (fk == (5u | INDEF) && (f->left & 1u)) {
+                goto fail;
+            }
+            d->pos = p;
+            goto end;
+        } else if (mt < 2 || mt == 6) {
             e = TERN_ERR_CBOR_BAD_INDEFINITE;
-        }
-    } else if (ai >= 24) {
-        unsigned n = 1u << (ai - 24);
-        if (d->len - p < n) {
-            e = TERN_ERR_CBOR_TRUNCATED;
-            goto fail;
-        }
-        v = 0;
-        while (n--) {
-            v = v << 8 | d->buf[p++];
-        }
-        if ((d->flags & TERN_CBOR_DETERMINISTIC) && mt != 7 &&
-            (ai == 24 ? v < 24 : (v >> (4u << (ai - 24))) == 0)) {
-            e = TERN_ERR_CBOR_NOT_DETERMINISTIC;
         }
     }
     if (fk - (2u | INDEF) < 2u && (mt != (fk & 7u) || ai == 31)) {
@@ -268,27 +176,23 @@ tern_err_t tern_cbor_dec_next(tern_cbor_dec_t *d, tern_cbor_item_t *it)
     it->u = v;
     if (mt == 7) {
         it->type = TERN_CBOR_SIMPLE;
-        e = TERN_ERR_CBOR_BAD_SIMPLE;
         if (ai == 24 && v < 32) {
+            e = TERN_ERR_CBOR_BAD_SIMPLE;
             goto fail;
         }
         if (ai >= 25) { /* 25..27: half, single, double */
-            uint64_t b = ai == 27 ? v : widen((uint32_t)v, ai == 26);
-            e = TERN_ERR_CBOR_NOT_DETERMINISTIC;
-            if ((d->flags & TERN_CBOR_DETERMINISTIC) && ai > 25 && fits(b, ai == 27)) {
-                goto fail;
-            }
+            uint64_t b = ai == 27 ? v : tern_cbor_widen((uint32_t)v, ai == 26);
             memcpy(&it->f, &b, sizeof b);
             it->type = TERN_CBOR_FLOAT;
             it->bits = (uint8_t)(16u << (ai - 25));
             it->u = 0;
         }
-    } else if (ai == 31 || mt >= 4) { /* opens a frame */
+    } else if (mt >= 4 || ai == 31) { /* opens a frame */
         e = TERN_ERR_CBOR_TOO_DEEP;
         if (d->depth == TERN_CBOR_MAX_DEPTH) {
             goto fail;
         }
-        f = &d->stack[d->depth++];
+        d->stack[d->depth++] = *f;
         f->kind = (uint8_t)mt;
         f->start = p;
         f->prev_key_len = 0;
@@ -330,7 +234,7 @@ tern_err_t tern_cbor_dec_next(tern_cbor_dec_t *d, tern_cbor_item_t *it)
 
 end:
     it->type = TERN_CBOR_END;
-    d->depth--;
+    d->top = d->stack[--d->depth];
     complete(d);
     return TERN_OK;
 
@@ -360,16 +264,14 @@ tern_err_t tern_cbor_dec_skip(tern_cbor_dec_t *d, const tern_cbor_item_t *it)
     return TERN_OK;
 }
 
-tern_err_t tern_cbor_validate(const uint8_t *buf, size_t len, unsigned flags, size_t *err_offset)
+tern_err_t tern_cbor_dec_walk(tern_cbor_dec_t *d, size_t *err_offset)
 {
-    tern_cbor_dec_t d;
     tern_cbor_item_t it;
     tern_err_t e;
-    tern_cbor_dec_init(&d, buf, len, flags);
-    while ((e = tern_cbor_dec_next(&d, &it)) == TERN_OK) {
+    while ((e = tern_cbor_dec_next(d, &it)) == TERN_OK) {
     }
     if (err_offset) {
-        *err_offset = tern_cbor_dec_offset(&d);
+        *err_offset = tern_cbor_dec_offset(d);
     }
     return e == TERN_ERR_EMPTY ? TERN_OK : e;
 }

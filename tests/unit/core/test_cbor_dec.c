@@ -878,6 +878,39 @@ static void test_deterministic(void **state)
     }
 }
 
+/* The optional checks judge only well-formed heads: the walk's own errors win. */
+static void test_checks_leave_malformed_to_the_walk(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *hex;
+        tern_err_t err;
+        size_t offset;
+    } t[] = {
+        { "a1011c", TERN_ERR_CBOR_RESERVED, 2 },         /* a reserved value */
+        { "a10119", TERN_ERR_CBOR_TRUNCATED, 2 },        /* a head cut short */
+        { "a1011901", TERN_ERR_CBOR_TRUNCATED, 2 },      /* its argument cut short */
+        { "a1011f", TERN_ERR_CBOR_BAD_INDEFINITE, 2 },   /* indefinite integer */
+        { "a101ff", TERN_ERR_CBOR_UNEXPECTED_BREAK, 2 }, /* a break where a value goes */
+        { "a11c00", TERN_ERR_CBOR_RESERVED, 1 },         /* a reserved key */
+        { "a119", TERN_ERR_CBOR_TRUNCATED, 1 },          /* a key cut short */
+        { "a1817c00", TERN_ERR_CBOR_RESERVED, 2 },       /* inside a key */
+        { "a11801f6", TERN_ERR_CBOR_NOT_DETERMINISTIC, 1 },
+        { "a2810101810101", TERN_ERR_CBOR_DUPLICATE_KEY, 4 },
+        { "a281010181001c", TERN_ERR_CBOR_NOT_DETERMINISTIC, 4 },
+        { "bf01f6ff", TERN_ERR_CBOR_NOT_DETERMINISTIC, 0 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        uint8_t b[16];
+        size_t n = unhex(t[i].hex, b, sizeof b), off = 0;
+        tern_err_t e = tern_cbor_validate(b, n, DET | DUP, &off);
+        if (e != t[i].err || off != t[i].offset) {
+            fail_msg("%s: got %d at %u, want %d at %u", t[i].hex, (int)e, (unsigned)off,
+                     (int)t[i].err, (unsigned)t[i].offset);
+        }
+    }
+}
+
 /* ---------------------------------------------- skip, validate, misc -- */
 
 static void test_skip(void **state)
@@ -1094,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_checks_leave_malformed_to_the_walk),
         cmocka_unit_test(test_skip),
         cmocka_unit_test(test_validate_and_trailing),
         cmocka_unit_test(test_diag_more),

@@ -410,6 +410,22 @@ static void test_deterministic_maps(void **state)
     start(TERN_CBOR_DETERMINISTIC);
     assert_int_equal(tern_cbor_enc_array_indef(&g_e), TERN_ERR_UNSUPPORTED);
     assert_int_equal(tern_cbor_enc_finish(&g_e, NULL), TERN_ERR_UNSUPPORTED); /* sticky */
+    /* pairs are measured at any depth: a value given whole, nested deeper than the
+     * decoder's limit (as ternctl cbor encode builds deep documents), moves as one */
+    uint8_t deep[TERN_CBOR_MAX_DEPTH + 8];
+    memset(deep, 0x81, sizeof deep - 1); /* [[[ ... [0] ... ]]] */
+    deep[sizeof deep - 1] = 0x00;
+    start(TERN_CBOR_DETERMINISTIC);
+    tern_cbor_enc_map(&g_e, 2);
+    tern_cbor_enc_str(&g_e, "b");
+    tern_cbor_enc_raw(&g_e, deep, sizeof deep);
+    tern_cbor_enc_str(&g_e, "a");
+    tern_cbor_enc_uint(&g_e, 1);
+    assert_int_equal(tern_cbor_enc_finish(&g_e, &len), TERN_OK);
+    assert_int_equal(len, 1 + 2 + 1 + 2 + sizeof deep);
+    static const uint8_t head[] = { 0xA2, 0x61, 'a', 0x01, 0x61, 'b' };
+    assert_memory_equal(g_buf, head, sizeof head);
+    assert_memory_equal(g_buf + sizeof head, deep, sizeof deep);
 }
 
 /* A message with every kind of item, into buffers of every size: short ones fail with

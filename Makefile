@@ -51,6 +51,7 @@ size: build-size
 
 bench: build-release
 	@./tools/run-bench.sh build/release/bench
+	@./tools/bench-icount.sh build/release/bench
 
 fuzz: build-asan
 	@./tools/run-fuzz.sh build/asan/tests/fuzz $(FUZZ_SECONDS)

@@ -21,6 +21,9 @@
 #include "tern/mqtt_codec.h"
 #include "tern/senml.h"
 #include "tern/tsbatch.h"
+#if defined(TERN_BENCH_NANOPB) && TERN_BENCH_NANOPB
+#include "tern/tsbatch_pb.h"
+#endif
 
 enum { SENSORS = 10, SECONDS = 3600, BATCH_S = 60 };
 #define T0_MS  1700000000000ull
@@ -256,8 +259,11 @@ static size_t run_senml_cbor(size_t *payload)
     return wire;
 }
 
-/* tern's compact batch. */
-static size_t run_compact(size_t *payload)
+typedef tern_err_t (*batch_encoder_t)(const char *bn, tern_tsb_series_t *series, size_t n,
+                                      uint8_t *out, size_t cap, size_t *len);
+
+/* tern's compact batch, as CBOR (tern_tsb_encode) or as the nanopb message (tern_tsb_encode_pb). */
+static size_t run_compact(size_t *payload, batch_encoder_t encode)
 {
     static uint8_t bufs[SENSORS][512], out[1 << 16];
     tern_tsb_series_t s[SENSORS];
@@ -291,8 +297,7 @@ static size_t run_compact(size_t *payload)
             }
         }
         size_t len;
-        if (tern_tsb_encode("urn:dev:tern:" DEVICE ":", s, SENSORS, out, sizeof out, &len) !=
-            TERN_OK) {
+        if (encode("urn:dev:tern:" DEVICE ":", s, SENSORS, out, sizeof out, &len) != TERN_OK) {
             return 0;
         }
         for (int k = 0; k < SENSORS; k++) {
@@ -312,8 +317,13 @@ int main(void)
     size_t base = run_baseline(&pb);
     size_t sj = run_senml_json(&ps);
     size_t sc = run_senml_cbor(&pc);
-    size_t ct = run_compact(&pt);
-    if (!base || !sj || !sc || !ct) {
+    size_t ct = run_compact(&pt, tern_tsb_encode);
+#if defined(TERN_BENCH_NANOPB) && TERN_BENCH_NANOPB
+    size_t pp, cp = run_compact(&pp, tern_tsb_encode_pb);
+#else
+    size_t pp = 0, cp = 1; /* built without nanopb: no row */
+#endif
+    if (!base || !sj || !sc || !ct || !cp) {
         fprintf(stderr, "bench_telemetry: a format failed\n");
         return 1;
     }
@@ -328,9 +338,13 @@ int main(void)
         { "JSON per second, MQTT 3.1.1 (AWS/Azure samples)", pb, base },
         { "SenML-JSON, MQTT 5 + topic alias", ps, sj },
         { "SenML-CBOR (tern_senml), MQTT 5 + topic alias", pc, sc },
+        { "nanopb message (tern_tsb_pb), MQTT 5 + alias", pp, cp },
         { "compact batch (tern_tsb), MQTT 5 + topic alias", pt, ct },
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].payload == 0) {
+            continue;
+        }
         printf("%-44s %10zu %10zu %8.2f %8.3f\n", rows[i].name, rows[i].payload, rows[i].wire,
                (double)rows[i].wire / readings, (double)rows[i].wire / (double)base);
     }

@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="cmake make gcc clang libclang-rt-14-dev llvm clang-format pkgconf
-libcmocka-dev zlib1g-dev libcbor-dev
+libcmocka-dev zlib1g-dev libcbor-dev nanopb libnanopb-dev protobuf-compiler
 libmbedtls-dev mosquitto mosquitto-clients openssl libmosquitto-dev
 python3 python3-paho-mqtt python3-cbor2
 gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi

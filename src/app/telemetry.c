@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Telemetry: readings into compact batches, batches into the outbox (tern/telemetry.h). */
+/* Telemetry: readings into batches, batches into the outbox (tern/telemetry.h). */
 #include <string.h>
 
 #include "tern/telemetry.h"
 
 #define DEFAULT_AGE_MS 60000u
+
+/* The batch format, chosen at build time: the compact CBOR batch, or with
+ * -DTERN_TELEMETRY_PROTOBUF=ON the same batch as a nanopb message. */
+#if defined(TERN_TELEMETRY_PROTOBUF) && TERN_TELEMETRY_PROTOBUF
+#include "tern/tsbatch_pb.h"
+#define batch_encode tern_tsb_encode_pb
+#define batch_size   tern_tsb_size_pb
+#else
+#define batch_encode tern_tsb_encode
+#define batch_size   tern_tsb_size
+#endif
 
 tern_err_t tern_telemetry_init(tern_telemetry_t *t, const tern_telemetry_config_t *cfg)
 {
@@ -38,7 +49,7 @@ tern_err_t tern_telemetry_flush(tern_telemetry_t *t, tern_outbox_prio_t prio)
     }
     size_t len = 0;
     tern_err_t err =
-        tern_tsb_encode(t->c.base_name, t->c.series, t->c.n, t->c.scratch, t->c.scratch_size, &len);
+        batch_encode(t->c.base_name, t->c.series, t->c.n, t->c.scratch, t->c.scratch_size, &len);
     if (err == TERN_ERR_EMPTY) {
         t->pending = false;
         return TERN_OK;
@@ -91,7 +102,7 @@ static tern_err_t add(tern_telemetry_t *t, size_t i, add_kind_t k, uint64_t t_ms
         t->first_at = now;
     }
     t->readings++;
-    if (tern_tsb_size(t->c.base_name, t->c.series, t->c.n) >= t->c.max_bytes) {
+    if (batch_size(t->c.base_name, t->c.series, t->c.n) >= t->c.max_bytes) {
         return tern_telemetry_flush(t, t->c.prio);
     }
     return TERN_OK;

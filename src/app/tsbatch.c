@@ -5,6 +5,7 @@
 #include "tern/tsbatch.h"
 
 #include "cbor_read.h"
+#include "tsbatch_priv.h"
 
 #define MAX_Q 9007199254740992.0 /* 2^53: integers a double holds exactly */
 
@@ -219,7 +220,7 @@ static tern_err_t encode_series(tern_cbor_enc_t *e, const tern_tsb_series_t *s, 
 }
 
 /* The batch's base time (the earliest first sample) in *bt; how many series have samples. */
-static size_t base_time(const tern_tsb_series_t *series, size_t n, uint64_t *bt)
+size_t tern_tsb_base_time(const tern_tsb_series_t *series, size_t n, uint64_t *bt)
 {
     size_t used = 0;
     *bt = UINT64_MAX;
@@ -236,7 +237,7 @@ tern_err_t tern_tsb_encode(const char *bn, tern_tsb_series_t *series, size_t n, 
                            size_t cap, size_t *len)
 {
     uint64_t bt;
-    size_t used = base_time(series, n, &bt);
+    size_t used = tern_tsb_base_time(series, n, &bt);
     if (used == 0) {
         return TERN_ERR_EMPTY;
     }
@@ -274,7 +275,7 @@ static size_t text_len(const char *t)
 size_t tern_tsb_size(const char *bn, const tern_tsb_series_t *series, size_t n)
 {
     uint64_t bt;
-    size_t used = base_time(series, n, &bt), total;
+    size_t used = tern_tsb_base_time(series, n, &bt), total;
     if (used == 0) {
         return 0;
     }

@@ -18,6 +18,26 @@
 #include "cbor_priv.h"
 #include "tern/cbor.h"
 
+/* The argument of the definite head at @p p (@p n >= 1 bytes there) in *v; the head's
+ * length, or 0 if its additional information is reserved or 31, or it is cut short. */
+static size_t head_arg(const uint8_t *p, size_t n, uint64_t *v)
+{
+    unsigned ai = p[0] & 31u;
+    *v = ai;
+    if (ai < 24u) {
+        return 1;
+    }
+    if (ai >= 28u) {
+        return 0;
+    }
+    unsigned k = 1u << (ai - 24u);
+    if (n - 1u < k) {
+        return 0;
+    }
+    *v = tern_cbor_be(p + 1, k);
+    return 1u + k;
+}
+
 /*
  * Bytes of the whole item at @p p of the @p n that follow, or 0 if it is not
  * complete there. Only the heads are read (what the decoder validates is not
@@ -35,36 +55,31 @@ static size_t item_len(const uint8_t *p, size_t n)
         if (i >= n) {
             return 0;
         }
-        unsigned ib = p[i++], mt = ib >> 5, ai = ib & 31u;
+        unsigned ib = p[i], mt = ib >> 5, ai = ib & 31u;
         if (ib == 0xFFu) { /* a break ends the innermost indefinite item, between its items */
             if (left > 0 || open == 0) {
                 return 0;
             }
             left = outer[--open];
+            i++;
             continue;
         }
         left -= left > 0; /* the item an open definite container expected */
-        uint64_t v = ai;
         if (ai == 31u) {
             if (mt < 2u || mt == 6u || open == TERN_CBOR_MAX_DEPTH) {
                 return 0;
             }
             outer[open++] = left;
             left = 0;
+            i++;
             continue;
         }
-        if (ai >= 28u) {
+        uint64_t v;
+        size_t hl = head_arg(p + i, n - i, &v);
+        if (hl == 0) {
             return 0;
         }
-        if (ai >= 24u) {
-            unsigned k = 1u << (ai - 24u);
-            if (n - i < k) {
-                return 0;
-            }
-            for (v = 0; k > 0; k--) {
-                v = v << 8 | p[i++];
-            }
-        }
+        i += hl;
         if (v > n - i && mt >= 2u && mt <= 5u) {
             return 0; /* more bytes or items than remain */
         }
@@ -206,15 +221,9 @@ tern_err_t tern_cbor_dec_check(tern_cbor_dec_t *d, size_t at)
     const uint8_t *h = d->buf + at;
     unsigned ib = h[0], mt = ib >> 5, ai = ib & 31u;
     uint64_t v = ai;
-    if (ib == 0xFFu || (ai >= 28u && ai != 31u) || (ai == 31u && (mt < 2u || mt > 5u))) {
+    if (ib == 0xFFu || (ai == 31u && (mt < 2u || mt > 5u)) ||
+        (ai != 31u && head_arg(h, d->len - at, &v) == 0)) {
         return TERN_OK;
-    }
-    if (ai >= 24u && ai < 28u) {
-        unsigned n = 1u << (ai - 24u);
-        if (d->len - at - 1u < n) {
-            return TERN_OK;
-        }
-        v = tern_cbor_be(h + 1, n);
     }
     tern_cbor_dframe_t *f = &d->top;
     if ((f->kind & 7u) == 5u && !(f->left & 1u)) { /* a map key */

@@ -81,7 +81,9 @@ fi
 # diagnostic printer apart (a debugging aid firmware need not link). tools/size
 # links every encoder and decoder call twice: with flags 0, and with the
 # optional flags, which add the map sorting and the duplicate and
-# deterministic-encoding checks (cbor_det.c, reached only through them).
+# deterministic-encoding checks (cbor_det.c, reached only through them); and
+# once more with the decoder's short way for common items (TERN_CBOR_FAST=1),
+# which builds that optimize for speed have and -Os builds leave out.
 objdir="$build/src/CMakeFiles/tern.dir/core"
 if [ -f "$dir/size_cbor.map" ] && [ -f "$dir/size_cbor_det.map" ]; then
     flash_of() { $SIZE -B "$1" | awk 'NR == 2 { print $1 + $2 }'; }
@@ -96,5 +98,9 @@ if [ -f "$dir/size_cbor.map" ] && [ -f "$dir/size_cbor_det.map" ]; then
         "encoder $enc B + decoder $dec B" "$((enc + dec + det))"
     [ "$det" -eq 0 ] || echo "  (of which $det B of cbor_det.c, linked although no flag asked for it)"
     printf "  %-40s %6d B\n" "with the optional flags (cbor_det.c)" "$opt"
+    if [ -f "$dir/size_cbor_fast.map" ]; then
+        fast=$(linked "$dir/size_cbor_fast.map" 'cbor_(enc|dec)\.c\.obj')
+        printf "  %-40s %6d B\n" "with the decoder's short way (FAST=1)" "$fast"
+    fi
     printf "  %-40s %6d B\n" "diagnostic printer (object, not linked)" "$diag"
 fi

@@ -39,6 +39,11 @@
  * "text", [_ 1, 2], {"a": 1}, 0("2013-03-21T20:04:00Z"), simple(16), undefined.
  * It is for debugging and tools; it is a separate object, so firmware that
  * does not call it does not link it.
+ *
+ * Speed. Builds that optimize for speed get the decoder's short way for
+ * common items (TERN_CBOR_FAST in tern/tern_config.h, 0.5 KiB more on a
+ * Cortex-M4); -Os builds leave it out. Both ways give the same items and
+ * errors.
  */
 #ifndef TERN_CBOR_H
 #define TERN_CBOR_H
@@ -58,6 +63,7 @@ extern "C" {
 /** Flags of the encoder and decoder. */
 #define TERN_CBOR_DETERMINISTIC    0x01u /* enc: sort map keys, no indefinite; dec: check it */
 #define TERN_CBOR_CHECK_DUPLICATES 0x02u /* dec: refuse a map with the same key twice */
+#define TERN_CBOR_SEQUENCE         0x04u /* dec: a CBOR sequence (RFC 8742), items back to back */
 
 /** The simple values with a name. */
 #define TERN_CBOR_FALSE     20u
@@ -77,12 +83,14 @@ typedef struct tern_cbor_frame {
 typedef struct tern_cbor_enc {
     uint8_t *buf;
     size_t cap, len;
+    size_t lim; /* cap; len after an error, so that nothing more fits */
     /* TERN_CBOR_DETERMINISTIC: sorts the pairs of a map whose contents are buf[start, end) */
     tern_err_t (*sort)(uint8_t *buf, size_t start, size_t end);
     tern_err_t err; /* sticky */
     uint8_t flags;
-    uint8_t depth;
-    tern_cbor_frame_t stack[TERN_CBOR_MAX_DEPTH];
+    uint8_t depth;         /* containers open */
+    tern_cbor_frame_t top; /* the innermost open container; at depth 0 the top level */
+    tern_cbor_frame_t stack[TERN_CBOR_MAX_DEPTH]; /* the containers around it, outermost first */
 } tern_cbor_enc_t;
 
 /** tern_cbor_enc_init() without the map sorting (private: call tern_cbor_enc_init()). */
@@ -179,6 +187,13 @@ tern_err_t tern_cbor_enc_raw(tern_cbor_enc_t *e, const void *item, size_t len);
  */
 tern_err_t tern_cbor_enc_finish(const tern_cbor_enc_t *e, size_t *len);
 
+/**
+ * Take back everything after byte @p len (a length the encoder had at the top
+ * level, between items) and any error: for a caller that encodes top-level
+ * items one by one and drops one that did not fit.
+ */
+void tern_cbor_enc_rewind(tern_cbor_enc_t *e, size_t len);
+
 /* ------------------------------------------------------------- decoder -- */
 
 typedef enum tern_cbor_type {
@@ -217,6 +232,8 @@ typedef struct tern_cbor_dec tern_cbor_dec_t;
 struct tern_cbor_dec {
     const uint8_t *buf;
     size_t len, pos;
+    size_t lim; /* len while tern_cbor_dec_next() may take its short way; 0 after an error or with
+                   checks */
     /* the optional checks (flags), run on the head at @p at before the item is taken */
     tern_err_t (*check)(tern_cbor_dec_t *d, size_t at);
     tern_err_t err; /* sticky */
@@ -233,7 +250,9 @@ void tern_cbor_dec_setup(tern_cbor_dec_t *d, const uint8_t *buf, size_t len, uns
 tern_err_t tern_cbor_dec_check(tern_cbor_dec_t *d, size_t at);
 
 /**
- * Start decoding the one CBOR item in @p buf (@p len bytes) with @p flags. The
+ * Start decoding the one CBOR item in @p buf (@p len bytes) with @p flags
+ * (with TERN_CBOR_SEQUENCE: any number of top-level items, none included, and
+ * TERN_ERR_EMPTY where the input ends between two of them). The
  * checks that TERN_CBOR_CHECK_DUPLICATES and TERN_CBOR_DETERMINISTIC ask for
  * live in an object of their own, linked only by a firmware that may ask for
  * them (a constant 0 here leaves them out).

@@ -86,9 +86,7 @@ tern_err_t tern_senml_add(tern_senml_writer_t *w, const tern_senml_rec_t *r)
     }
     tern_err_t err = tern_cbor_enc_finish(e, NULL);
     if (err != TERN_OK) {
-        e->len = len;
-        e->err = TERN_OK;
-        e->depth = 0;
+        tern_cbor_enc_rewind(e, len);
         return err;
     }
     w->records++;

@@ -10,8 +10,10 @@
  * never earlier than the fault without it; tern_cbor_diag() succeeds exactly
  * when the walk does, else returns the walk's error, and on a short buffer
  * gives TERN_ERR_TOO_SMALL with a NUL-terminated prefix of the full text.
- * The input is a heap block of exactly its size, so ASan sees any read past
- * the end.
+ * The decoder's short way (TERN_CBOR_FAST) gives item for item what the
+ * whole way gives (cbor_dec_whole.c: the same source without it), also as a
+ * CBOR sequence. The input is a heap block of exactly its size, so ASan sees
+ * any read past the end.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,6 +114,30 @@ out:
     return (result_t){ e, tern_cbor_dec_offset(&d), items };
 }
 
+void whole_dec_setup(tern_cbor_dec_t *d, const uint8_t *buf, size_t len, unsigned flags);
+tern_err_t whole_dec_next(tern_cbor_dec_t *d, tern_cbor_item_t *it);
+size_t whole_dec_offset(const tern_cbor_dec_t *d);
+
+/* The short way and the whole way agree on every item, the end and its byte. */
+static void same_both_ways(const uint8_t *b, size_t n, unsigned flags)
+{
+    tern_cbor_dec_t fast, whole;
+    tern_cbor_item_t x, y;
+    tern_err_t e;
+    tern_cbor_dec_init(&fast, b, n, flags);
+    whole_dec_setup(&whole, b, n, flags);
+    if (flags & (TERN_CBOR_DETERMINISTIC | TERN_CBOR_CHECK_DUPLICATES)) {
+        whole.check = tern_cbor_dec_check;
+    }
+    do {
+        e = tern_cbor_dec_next(&fast, &x);
+        CHECK(whole_dec_next(&whole, &y) == e);
+        CHECK(memcmp(&x, &y, sizeof x) == 0); /* every field, as both zero the padding */
+        CHECK(tern_cbor_dec_offset(&fast) == whole_dec_offset(&whole));
+        CHECK(fast.depth == whole.depth);
+    } while (e == TERN_OK);
+}
+
 static bool flag_error(tern_err_t e)
 {
     return e == TERN_ERR_CBOR_DUPLICATE_KEY || e == TERN_ERR_CBOR_NOT_DETERMINISTIC;
@@ -130,6 +156,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mask = mask << 8 | data[size - 1 - i];
     }
 
+    same_both_ways(b, size, 0);
+    same_both_ways(b, size, TERN_CBOR_SEQUENCE);
+    same_both_ways(b, size, TERN_CBOR_CHECK_DUPLICATES);
     result_t plain = walk(b, size, 0, 0);
     for (unsigned flags = 0; flags < 4; flags++) { /* 1 DET, 2 DUP, 3 both */
         result_t r = flags ? walk(b, size, flags, 0) : plain;

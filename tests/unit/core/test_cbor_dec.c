@@ -1023,6 +1023,50 @@ static void test_validate_and_trailing(void **state)
     assert_int_equal(tern_cbor_dec_offset(&d), 4);
 }
 
+/* A CBOR sequence (RFC 8742): items back to back, none included; EMPTY where the input ends
+ * between two of them, TRUNCATED inside one; errors as in one item. */
+static void test_sequence(void **state)
+{
+    (void)state;
+    uint8_t b[32] = { 0 };
+    tern_cbor_dec_t d;
+    tern_cbor_item_t it;
+    size_t off = 77;
+    assert_int_equal(tern_cbor_validate(b, 0, TERN_CBOR_SEQUENCE, &off), TERN_OK);
+    assert_int_equal(off, 0);
+    size_t n = unhex("01a1616101c1187b8200f9", b, sizeof b); /* 1, {"a": 1}, 1(123), [0, (cut) */
+    assert_int_equal(tern_cbor_validate(b, 8, TERN_CBOR_SEQUENCE, &off), TERN_OK);
+    assert_int_equal(off, 8);
+    assert_int_equal(tern_cbor_validate(b, n, TERN_CBOR_SEQUENCE, &off), TERN_ERR_CBOR_TRUNCATED);
+    assert_int_equal(off, 10);
+    assert_int_equal(tern_cbor_validate(b, 9, TERN_CBOR_SEQUENCE, &off), TERN_ERR_CBOR_TRUNCATED);
+    assert_int_equal(off, 9); /* the array's item that never comes */
+    assert_int_equal(tern_cbor_validate(b, 8, 0, &off), TERN_ERR_CBOR_TRAILING);
+    assert_int_equal(off, 1);
+    tern_cbor_dec_init(&d, b, 8, TERN_CBOR_SEQUENCE);
+    expect(&d, TERN_CBOR_UINT, 1, 0);
+    expect(&d, TERN_CBOR_MAP, 1, 1);
+    expect(&d, TERN_CBOR_TEXT, 1, 2);
+    expect(&d, TERN_CBOR_UINT, 1, 4);
+    expect(&d, TERN_CBOR_END, 0, 5);
+    expect(&d, TERN_CBOR_TAG, 1, 5);
+    expect(&d, TERN_CBOR_UINT, 123, 6);
+    assert_int_equal(tern_cbor_dec_next(&d, &it), TERN_ERR_EMPTY);
+    assert_int_equal(tern_cbor_dec_next(&d, &it), TERN_ERR_EMPTY); /* again */
+    assert_int_equal(tern_cbor_dec_offset(&d), 8);
+    /* With the checks as well: each item of the sequence is checked. */
+    n = unhex("a2010102020a21a201010101", b, sizeof b); /* {1: 1, 2: 2}, 10, -2, {1: 1, 1: 1} */
+    assert_int_equal(tern_cbor_validate(b, n, TERN_CBOR_SEQUENCE | DUP, &off),
+                     TERN_ERR_CBOR_DUPLICATE_KEY);
+    assert_int_equal(off, 10);
+    assert_int_equal(tern_cbor_validate(b, n, TERN_CBOR_SEQUENCE, &off), TERN_OK);
+    /* A malformed item in the middle stops it there. */
+    n = unhex("0102ff03", b, sizeof b);
+    assert_int_equal(tern_cbor_validate(b, n, TERN_CBOR_SEQUENCE, &off),
+                     TERN_ERR_CBOR_UNEXPECTED_BREAK);
+    assert_int_equal(off, 2);
+}
+
 /* --------------------------------------------------------------- diag -- */
 
 static void test_diag_more(void **state)
@@ -1130,6 +1174,7 @@ int main(void)
         cmocka_unit_test(test_checks_leave_malformed_to_the_walk),
         cmocka_unit_test(test_skip),
         cmocka_unit_test(test_validate_and_trailing),
+        cmocka_unit_test(test_sequence),
         cmocka_unit_test(test_diag_more),
         cmocka_unit_test(test_diag_too_small),
     };

@@ -506,6 +506,31 @@ static void test_misuse(void **state)
     expect("0102");
 }
 
+/* rewind() takes back a top-level item that did not fit, and its error, in the middle of a
+ * container too; the encoder goes on as if it had never been started. */
+static void test_rewind(void **state)
+{
+    (void)state;
+    tern_cbor_enc_init(&g_e, g_buf, 8, 0);
+    tern_cbor_enc_uint(&g_e, 1);
+    size_t mark = g_e.len;
+    tern_cbor_enc_map(&g_e, 2);
+    tern_cbor_enc_uint(&g_e, 1);
+    assert_int_equal(tern_cbor_enc_str(&g_e, "too long to fit"), TERN_ERR_TOO_SMALL);
+    assert_int_equal(tern_cbor_enc_uint(&g_e, 2), TERN_ERR_TOO_SMALL); /* sticky */
+    tern_cbor_enc_rewind(&g_e, mark);
+    assert_int_equal(tern_cbor_enc_finish(&g_e, NULL), TERN_OK);
+    tern_cbor_enc_array(&g_e, 2);
+    tern_cbor_enc_uint(&g_e, 2);
+    assert_int_equal(tern_cbor_enc_finish(&g_e, NULL), TERN_ERR_STATE); /* open */
+    tern_cbor_enc_uint(&g_e, 3);
+    expect("01820203");
+    /* To the start: a fresh encoder over the same buffer. */
+    tern_cbor_enc_rewind(&g_e, 0);
+    tern_cbor_enc_uint(&g_e, 24);
+    expect("1818");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_deterministic_maps),
         cmocka_unit_test(test_every_buffer_size),
         cmocka_unit_test(test_misuse),
+        cmocka_unit_test(test_rewind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,11 @@
 
 #include "json2cbor.h"
 
-enum { MAX_USER_PROPS = 16, MAX_TOPICS = 16, INFLIGHT = 32 };
+/* In-flight tables: the client announces half of one as its Receive Maximum; the other
+ * half absorbs a broker that sends past it (mosquitto 2.0.11 does with QoS 2 once PUBRECs
+ * come back), which would otherwise end `sub -q 2` with receive-maximum-exceeded. The
+ * outbox run keeps the uplink's usual size. */
+enum { MAX_USER_PROPS = 16, MAX_TOPICS = 16, INFLIGHT = 128, INFLIGHT_OUTBOX = 32 };
 
 /* The outbox file of `pub --outbox`: 1 MiB of simulated NOR in 16 KiB sectors,
  * records (2 + topic + message) up to 512 bytes: room for about 1,800 waiting
@@ -535,7 +539,7 @@ static int run_outbox(const opts_t *o, const tern_mqtt_connect_t *cn,
     static tern_backoff_t bo;
     static tern_uplink_t up;
     static uint8_t tx[8192], rx[8192], scratch[TERN_UPLINK_SCRATCH(OUTBOX_MAX_PAYLOAD)];
-    static tern_mqtt_inflight_t inflight[INFLIGHT];
+    static tern_mqtt_inflight_t inflight[INFLIGHT_OUTBOX];
     long delivered = 0;
     tern_posix_flash_config_t fc = { .sim = { OUTBOX_SIZE, OUTBOX_SECTOR, 4, 0, 0, 1 },
                                      .path = o->outbox };
@@ -563,7 +567,7 @@ static int run_outbox(const opts_t *o, const tern_mqtt_connect_t *cn,
                   .tx_size = sizeof tx,
                   .rx_size = sizeof rx,
                   .inflight = inflight,
-                  .inflight_count = INFLIGHT },
+                  .inflight_count = INFLIGHT_OUTBOX },
         .outbox = &ob,
         .version = o->ver,
         .connect = *cn,

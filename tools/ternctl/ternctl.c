@@ -5,7 +5,9 @@
  * transports a device runs), like mosquitto_pub and mosquitto_sub: the first
  * thing to run to check that a device's broker is reachable. `cbor diag` prints
  * a CBOR item in diagnostic notation and `cbor encode` turns JSON into
- * deterministic CBOR, with the SDK's own decoder and encoder.
+ * deterministic CBOR, with the SDK's own decoder and encoder. `devices`,
+ * `device`, `twin` and `telemetry` are the operator's view of the fleet, a
+ * client of ternd's HTTP API (api_client.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -28,7 +30,9 @@
 #include "tern/senml.h"
 #include "tern/tsbatch.h"
 #include "tern/uplink.h"
+#include "tern/wire.h"
 
+#include "api_client.h"
 #include "json2cbor.h"
 
 /* In-flight tables: the client announces half of one as its Receive Maximum; the other
@@ -83,6 +87,7 @@ static void usage(FILE *f)
             "       ternctl cbor diag [--hex] [--seq] [FILE]\n"
             "       ternctl cbor encode [--hex] [FILE]\n"
             "       ternctl cbor senml [--hex] [FILE]\n"
+            "       ternctl devices | device ID | twin get|set ID ... | telemetry ID ...\n"
             "connection: -h HOST (localhost)  -p PORT (1883, 8883 with TLS)  -V 311|5 (5)\n"
             "  -i CLIENT_ID  -u USER  -P PASSWORD  -k KEEPALIVE_S (60)  -c (no clean start)\n"
             "  -x SESSION_EXPIRY_S  -D KEY=VALUE (MQTT 5 user property, repeatable)\n"
@@ -103,6 +108,7 @@ static void usage(FILE *f)
             "     SenML-CBOR pack from FILE (or stdin) as SenML-JSON, a record a line\n"
             "cbor encode: JSON from FILE (or stdin) to deterministic CBOR on stdout\n"
             "     (--hex: as hex text)\n");
+    ternctl_api_usage(f);
 }
 
 static int fail(const char *what, tern_err_t err)
@@ -964,6 +970,13 @@ static int cbor_senml(const char *path, bool hex)
         return 1;
     }
     const uint8_t *buf = (const uint8_t *)in;
+    /* a device's uplink puts its sequence number first over MQTT 3.1.1 (tern/wire.h) */
+    bool has_seq;
+    uint32_t seq;
+    if (tern_wire_body(buf, len, NULL, 0, &has_seq, &seq, &buf, &len) != TERN_OK) {
+        fprintf(stderr, "ternctl: cbor: a message cut short in its sequence number\n");
+        return 1;
+    }
     /* a batch is an array whose first item is its version; a pack's are maps */
     bool batch = len >= 2 && (buf[0] >> 5) == 4 && (buf[1] >> 5) == 0;
     tern_senml_rec_t r;
@@ -1067,6 +1080,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "cbor") == 0) {
         return cmd_cbor(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && ternctl_api_is_command(argv[1])) {
+        return ternctl_api_main(argc - 1, argv + 1);
     }
     if (argc < 2 || (strcmp(argv[1], "pub") != 0 && strcmp(argv[1], "sub") != 0)) {
         usage(argc < 2 ? stderr : stdout);

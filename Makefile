@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The verbs of tern. CMake does the building; this file only names the steps.
 #   make demo          build everything, run the demo on the host and on a Cortex-M4 under QEMU,
-#                      then a device publishing telemetry to mosquitto and taking commands
+#                      then a device publishing telemetry to mosquitto and taking commands,
+#                      then a fleet: ternd, three devices, a twin changed with ternctl
 #   make test          format check, sanitizer + Cortex-M4 + optimized (-O2 warnings) builds,
 #                      all tests (host and QEMU)
 #   make size          flash/RAM per module on Cortex-M4 (-Os, hard float)
@@ -39,6 +40,8 @@ demo: build-debug build-cortex-m4
 	$(QEMU_RUN) build/cortex-m4/examples/demo/tern_demo.elf
 	@echo "== a device talking MQTT to a real broker: telemetry up, commands down =="
 	./tools/demo-mqtt.sh build/debug
+	@echo "== the fleet: mosquitto with ternd's ACL, ternd on SQLite, three devices, twins =="
+	./tools/demo-fleet.sh build/debug
 
 test: format-check build-asan build-cortex-m4 build-release
 	@echo "== host tests (ASan + UBSan) =="

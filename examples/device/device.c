@@ -38,7 +38,11 @@
  *   -s STABLE_MS how long a link must be up before fail back or bulk (default 2000)
  *   -t SECONDS   give up (exit 1) after this long (default: never)
  *   -q           quiet: no line per reading
- *   -B SECONDS   compact batches every SECONDS instead of a message per reading
+ *   -B SECONDS   compact batches every SECONDS instead of a message per reading, and the
+ *                wire contract of tern/wire.h: a retained presence message on connect
+ *                (firmware, link, region, next seq) and the offline will
+ *   -u, -w       user name and password for a broker that checks them
+ *   -r REGION    the region the presence message names
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -49,12 +53,16 @@
 #include <unistd.h>
 
 #include "tern/backoff.h"
+#include "tern/cbor.h"
 #include "tern/link.h"
 #include "tern/outbox.h"
 #include "tern/port/posix.h"
 #include "tern/port/posix_link.h"
 #include "tern/telemetry.h"
+#include "tern/twin.h"
 #include "tern/uplink.h"
+#include "tern/version.h"
+#include "tern/wire.h"
 
 enum {
     INFLIGHT = 16,                /* its snapshot, 16 x 12 bytes, is one outbox record */
@@ -66,6 +74,15 @@ enum {
 typedef struct device {
     const char *id;
     char topic_cmd[96], topic_tele[96], topic_resp[96], topic_alert[96], topic_hist[96];
+    char topic_presence[96];
+    bool wire; /* -B: the wire contract of tern/wire.h (presence, will, twin) */
+    tern_outbox_t *ob;
+    char topic_desired[96], topic_reported[96];
+    tern_twin_t twin;
+    bool twin_hello;             /* a hello is owed (every connect) */
+    bool twin_pending;           /* a report is queued: */
+    uint32_t twin_rec, twin_ver; /* its outbox record, and its version */
+    const char *region;
     tern_uplink_t up;
     tern_posix_link_t pl[2];
     bool stop, quiet;
@@ -125,6 +142,96 @@ static bool fault_command(device_t *d, const char *p, int n)
     return false;
 }
 
+/* The twin: every desired key is taken as it comes (a real device would check and apply
+ * each, e.g. a sampling period), printed, and reported back. */
+static tern_err_t twin_accept(void *ctx, const char *key, size_t key_len, const uint8_t *value,
+                              size_t len, bool deleted)
+{
+    const device_t *d = ctx;
+    char text[96];
+    if (deleted) {
+        snprintf(text, sizeof text, "(deleted)");
+    } else if (tern_cbor_diag(value, len, text, sizeof text, NULL) != TERN_OK) {
+        snprintf(text, sizeof text, "(%u bytes of CBOR)", (unsigned)len);
+    }
+    printf("device %s: twin: %.*s = %s\n", d->id, (int)key_len, key, text);
+    return TERN_OK;
+}
+
+static void on_delta(device_t *d, const tern_mqtt_publish_t *m)
+{
+    tern_twin_outcome_t out = TERN_TWIN_APPLIED;
+    tern_err_t e = tern_twin_on_delta(&d->twin, m->payload.ptr, m->payload.len, &out);
+    printf("device %s: twin delta: %s, desired version %u applied\n", d->id,
+           e != TERN_OK             ? tern_strerror(e)
+           : out == TERN_TWIN_STALE ? "stale, ignored"
+           : out == TERN_TWIN_GAP   ? "a gap: asking again"
+                                    : "applied",
+           (unsigned)tern_twin_applied(&d->twin));
+}
+
+/* Send what the twin owes: a hello on connect, then the changes not yet acknowledged. */
+static void twin_send(device_t *d)
+{
+    uint8_t buf[200];
+    size_t len = 0;
+    uint32_t ver = 0;
+    unsigned wants = tern_twin_wants(&d->twin);
+    bool report = (wants & (TERN_TWIN_WANT_REPORT | TERN_TWIN_WANT_HELLO)) ||
+                  (d->twin_hello && (wants & TERN_TWIN_UNACKED));
+    if (!d->twin_hello && !report) {
+        return;
+    }
+    tern_err_t e = report ? tern_twin_build_report(&d->twin, buf, sizeof buf, &len, false, &ver)
+                          : tern_twin_build_hello(&d->twin, buf, sizeof buf, &len);
+    uint32_t rec = 0;
+    if (e == TERN_OK) {
+        e = tern_uplink_send(&d->up, TERN_OUTBOX_CRITICAL, d->topic_reported, buf, len, false,
+                             &rec);
+    }
+    if (e != TERN_OK) {
+        printf("device %s: twin report not queued: %s\n", d->id, tern_strerror(e));
+        return;
+    }
+    d->twin_hello = false;
+    if (report) {
+        d->twin_pending = true;
+        d->twin_rec = rec;
+        d->twin_ver = ver;
+    }
+}
+
+/* The presence map of tern/wire.h, retained: online, firmware, link, region, next seq.
+ * (Its will, {1: false}, is set in the CONNECT.) */
+static void birth(device_t *d, const char *link)
+{
+    uint8_t buf[160];
+    size_t len = 0;
+    tern_cbor_enc_t e;
+    tern_cbor_enc_init(&e, buf, sizeof buf, 0);
+    tern_cbor_enc_map(&e, d->region ? 5 : 4);
+    tern_cbor_enc_uint(&e, TERN_WIRE_P_ONLINE);
+    tern_cbor_enc_bool(&e, true);
+    tern_cbor_enc_uint(&e, TERN_WIRE_P_FW);
+    tern_cbor_enc_str(&e, "tern-device " TERN_VERSION_STRING);
+    tern_cbor_enc_uint(&e, TERN_WIRE_P_LINK);
+    tern_cbor_enc_str(&e, link);
+    if (d->region) {
+        tern_cbor_enc_uint(&e, TERN_WIRE_P_REGION);
+        tern_cbor_enc_str(&e, d->region);
+    }
+    tern_cbor_enc_uint(&e, TERN_WIRE_P_SEQ);
+    tern_cbor_enc_uint(&e, tern_outbox_next_seq(d->ob));
+    tern_err_t err = tern_cbor_enc_finish(&e, &len);
+    if (err == TERN_OK) {
+        err =
+            tern_uplink_send(&d->up, TERN_OUTBOX_CRITICAL, d->topic_presence, buf, len, true, NULL);
+    }
+    if (err != TERN_OK) {
+        printf("device %s: presence not queued: %s\n", d->id, tern_strerror(err));
+    }
+}
+
 static void on_command(device_t *d, const tern_mqtt_publish_t *msg)
 {
     int n = (int)msg->payload.len;
@@ -174,6 +281,10 @@ static void on_event(void *user, const tern_uplink_event_t *ev)
         printf("device %s: online over %s (session present: %s), %lu queued\n", d->id,
                ev->link ? ev->link->name : "?", ev->session_present ? "yes" : "no",
                (unsigned long)tern_uplink_backlog(&d->up));
+        if (d->wire) {
+            birth(d, ev->link ? ev->link->name : "");
+            d->twin_hello = true;
+        }
         break;
     case TERN_UPLINK_EV_OFFLINE:
         printf("device %s: offline (%s), %lu queued\n", d->id,
@@ -182,6 +293,10 @@ static void on_event(void *user, const tern_uplink_event_t *ev)
         break;
     case TERN_UPLINK_EV_DELIVERED:
         d->delivered++;
+        if (d->twin_pending && ev->seq == d->twin_rec) {
+            (void)tern_twin_report_sent(&d->twin, d->twin_ver); /* ternd has it */
+            d->twin_pending = false;
+        }
         break;
     case TERN_UPLINK_EV_REJECTED:
         d->rejected++;
@@ -190,7 +305,13 @@ static void on_event(void *user, const tern_uplink_event_t *ev)
         break;
     case TERN_UPLINK_EV_MQTT:
         if (ev->mqtt->type == TERN_MQTT_EV_MESSAGE && ev->mqtt->offset == 0) {
-            on_command(d, ev->mqtt->msg);
+            const tern_mqtt_publish_t *m = ev->mqtt->msg;
+            if (d->wire && m->topic.len == strlen(d->topic_desired) &&
+                memcmp(m->topic.ptr, d->topic_desired, m->topic.len) == 0) {
+                on_delta(d, m);
+            } else {
+                on_command(d, m);
+            }
         }
         break;
     }
@@ -204,7 +325,8 @@ static void on_evict(void *user, uint32_t seq, tern_outbox_prio_t prio)
            (int)prio);
 }
 
-/* Where telemetry batches go: the outbox, through the uplink, like any message. */
+/* Where telemetry batches go: the outbox, through the uplink, like any message (with its
+ * sequence number, so that the fleet stores it once: tern/wire.h). */
 static tern_err_t to_outbox(void *ctx, tern_outbox_prio_t prio, const char *topic,
                             const uint8_t *batch, size_t len)
 {
@@ -221,7 +343,8 @@ static void usage(const char *argv0)
 {
     fprintf(stderr,
             "usage: %s [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]\n"
-            "          [-s STABLE_MS] [-t SECONDS] [-q] [-B SECONDS] HOST PORT DEVICE_ID\n",
+            "          [-s STABLE_MS] [-t SECONDS] [-q] [-B SECONDS] [-u USER [-w PASSWORD]]\n"
+            "          [-r REGION] HOST PORT DEVICE_ID\n",
             argv0);
 }
 
@@ -230,15 +353,25 @@ int main(int argc, char **argv)
     static device_t d;
     static uint8_t tx[2048], rx[2048], scratch[TERN_UPLINK_SCRATCH(MAX_PAYLOAD)];
     static tern_mqtt_inflight_t inflight[INFLIGHT];
-    static tern_mqtt_sub_entry_t subs[1];
+    static tern_mqtt_sub_entry_t subs[2];
     static tern_outbox_t ob;
     static tern_posix_board_t board;
     const char *file = NULL;
     long count = -1, per_tick = 1, period = 500, stable = 2000, limit_s = 0, batch_s = 0;
     bool v311 = false, one_link = false, alerts = false, history = false;
+    const char *user = NULL, *pass = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:qB:")) != -1) {
+    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:qB:u:w:r:")) != -1) {
         switch (opt) {
+        case 'u':
+            user = optarg;
+            break;
+        case 'w':
+            pass = optarg;
+            break;
+        case 'r':
+            d.region = optarg;
+            break;
         case 'f':
             file = optarg;
             break;
@@ -300,6 +433,16 @@ int main(int argc, char **argv)
     snprintf(d.topic_resp, sizeof d.topic_resp, "tern/%s/cmd/resp", d.id);
     snprintf(d.topic_alert, sizeof d.topic_alert, "tern/%s/alert", d.id);
     snprintf(d.topic_hist, sizeof d.topic_hist, "tern/%s/history", d.id);
+    d.wire = batch_s > 0;
+    if (d.wire && (tern_wire_topic(d.topic_presence, sizeof d.topic_presence, d.id,
+                                   TERN_WIRE_PRESENCE, NULL) != TERN_OK ||
+                   tern_wire_topic(d.topic_desired, sizeof d.topic_desired, d.id,
+                                   TERN_WIRE_TWIN_DESIRED, NULL) != TERN_OK ||
+                   tern_wire_topic(d.topic_reported, sizeof d.topic_reported, d.id,
+                                   TERN_WIRE_TWIN_REPORTED, NULL) != TERN_OK)) {
+        fprintf(stderr, "device %s: not a device id (tern/wire.h)\n", d.id);
+        return 2;
+    }
 
     /* The board: real clock, getrandom (so a fleet's backoffs differ), flash in FILE. */
     tern_posix_board_config_t bc;
@@ -313,8 +456,34 @@ int main(int argc, char **argv)
         return 1;
     }
     const tern_hal_t *hal = tern_posix_board_hal(&board);
-    tern_outbox_config_t oc = { tern_posix_flash_hal(&board.flash), MAX_PAYLOAD, on_evict, &d };
+    /* The flash: the outbox, and with -B the twin's two sectors at the end. */
+    tern_flash_t whole = tern_posix_flash_hal(&board.flash), obf = whole, twf = whole;
+    static tern_flash_part_t parts[2];
+    if (d.wire) {
+        uint32_t twin_at = FLASH_SIZE - 2 * FLASH_SECTOR;
+        err = tern_flash_partition(&whole, 0, twin_at, &parts[0], &obf);
+        if (err == TERN_OK) {
+            err = tern_flash_partition(&whole, twin_at, 2 * FLASH_SECTOR, &parts[1], &twf);
+        }
+        static uint8_t twin_state[1024];
+        tern_twin_config_t tw = { .flash = twf,
+                                  .state_buf = twin_state,
+                                  .state_cap = sizeof twin_state,
+                                  .default_handler = twin_accept,
+                                  .ctx = &d };
+        if (err == TERN_OK) {
+            err = tern_twin_mount(&d.twin, &tw);
+        }
+        if (err != TERN_OK) {
+            fprintf(stderr, "device %s: twin: %s\n", d.id, tern_strerror(err));
+            return 1;
+        }
+        printf("device %s: twin mounted, desired version %u applied\n", d.id,
+               (unsigned)tern_twin_applied(&d.twin));
+    }
+    tern_outbox_config_t oc = { obf, MAX_PAYLOAD, on_evict, &d };
     err = tern_outbox_mount(&ob, &oc);
+    d.ob = &ob;
 
     /* Two links; each retries on its own full-jitter backoff (0.2 s window doubling to 5 s). */
     static const char *const names[2] = { "eth0", "lte0" };
@@ -351,7 +520,7 @@ int main(int argc, char **argv)
                   .inflight = inflight,
                   .inflight_count = INFLIGHT,
                   .subs = subs,
-                  .sub_count = 1,
+                  .sub_count = 2,
                   .timeout_ms = 5000 },
         .outbox = &ob,
         .version = v311 ? TERN_MQTT_PROTO_V311 : TERN_MQTT_PROTO_V5,
@@ -370,6 +539,23 @@ int main(int argc, char **argv)
         uc.connect.props.present = TERN_MQTT_HAS_SESSION_EXPIRY;
         uc.connect.props.session_expiry = 600;
     }
+    if (user != NULL) { /* a broker that checks passwords (ternd --gen-broker-conf) */
+        uc.connect.has_username = true;
+        uc.connect.username = (tern_mqtt_view_t){ (const uint8_t *)user, strlen(user) };
+        if (pass != NULL) {
+            uc.connect.has_password = true;
+            uc.connect.password = (tern_mqtt_view_t){ (const uint8_t *)pass, strlen(pass) };
+        }
+    }
+    if (d.wire) { /* the broker says offline for a device that vanishes: {1: false}, retained */
+        static const uint8_t offline[] = { 0xa1, TERN_WIRE_P_ONLINE, 0xf4 };
+        uc.connect.has_will = true;
+        uc.connect.will.topic =
+            (tern_mqtt_view_t){ (const uint8_t *)d.topic_presence, strlen(d.topic_presence) };
+        uc.connect.will.payload = (tern_mqtt_view_t){ offline, sizeof offline };
+        uc.connect.will.qos = 1;
+        uc.connect.will.retain = true;
+    }
     if (err == TERN_OK) {
         err = tern_uplink_init(&d.up, &uc);
     }
@@ -381,7 +567,10 @@ int main(int argc, char **argv)
     printf("device %s: outbox %s mounted, %lu records waiting, next sequence %u\n", d.id, file,
            (unsigned long)tern_uplink_backlog(&d.up), (unsigned)tern_outbox_next_seq(&ob));
 
-    tern_mqtt_sub_t sub = { { (const uint8_t *)d.topic_cmd, strlen(d.topic_cmd) }, 1 };
+    tern_mqtt_sub_t sub[2] = {
+        { { (const uint8_t *)d.topic_cmd, strlen(d.topic_cmd) }, 1 },
+        { { (const uint8_t *)d.topic_desired, strlen(d.topic_desired) }, 1 },
+    };
     bool subscribed = false;
     /* -B: readings into compact batches; each batch an outbox record like any message */
     static uint8_t sbuf[3][96], tscratch[MAX_PAYLOAD - 64];
@@ -487,8 +676,12 @@ int main(int argc, char **argv)
             err = tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
         }
         if (err == TERN_OK && !subscribed && tern_uplink_online(&d.up)) {
-            tern_err_t se = tern_mqtt_subscribe(tern_uplink_mqtt(&d.up), &sub, 1, 0, NULL);
+            tern_err_t se =
+                tern_mqtt_subscribe(tern_uplink_mqtt(&d.up), sub, d.wire ? 2 : 1, 0, NULL);
             subscribed = se == TERN_OK;
+        }
+        if (err == TERN_OK && d.wire && subscribed && tern_uplink_online(&d.up)) {
+            twin_send(&d);
         }
         if (count >= 0 && taken >= count && tern_uplink_backlog(&d.up) == 0) {
             break; /* all taken, all acknowledged */

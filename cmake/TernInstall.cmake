@@ -13,7 +13,8 @@ if(TERN_PORT STREQUAL "posix")
   list(APPEND _tern_targets tern_port_posix)
   set(TERN_PORT_TARGET port_posix)
   set(TERN_PORT_LIB tern_port_posix)
-  set(TERN_PORT_EXTRA_LIBS "-lmbedtls -lmbedx509 -lmbedcrypto") # the port's TLS
+  # the port's TLS, and dlopen and a mutex for the PKCS#11 key store
+  set(TERN_PORT_EXTRA_LIBS "-lmbedtls -lmbedx509 -lmbedcrypto -ldl -lpthread")
 else()
   # The startup objects are an OBJECT library: exported, they link into the
   # user's executable as objects, exactly as in-tree.

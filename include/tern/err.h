@@ -44,6 +44,7 @@ extern "C" {
     X(TERN_ERR_CERT, -25, "peer certificate not trusted")                                      \
     X(TERN_ERR_PROTOCOL, -26, "protocol violation by peer")                                    \
     X(TERN_ERR_LINK_CHANGED, -27, "the link under the connection changed")                     \
+    X(TERN_ERR_EXISTS, -28, "already exists")                                                  \
     /* MQTT codec (tern/mqtt_codec.h): what is wrong with a packet */                          \
     X(TERN_ERR_MQTT_BAD_VARINT, -100, "MQTT: variable byte integer longer than 4 bytes")       \
     X(TERN_ERR_MQTT_BAD_TYPE, -101, "MQTT: reserved or unknown packet type")                   \

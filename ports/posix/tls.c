@@ -9,6 +9,13 @@
  * lets its caller move on after 0 bytes were taken. So the bytes of such a
  * write are copied into `pend` and reported taken; every later send, recv or
  * flush first repeats the write from that copy until the library accepts it.
+ *
+ * Validation. mbedTLS checks the chain, the hostname, the profile and the CRLs,
+ * and judges validity periods by the host's time; the verify callback then
+ * replaces every time verdict with one by the configured wall clock (or, with
+ * that clock unknown, by the policy in posix_net.h). What failed is classified
+ * from the final flags, plus two facts only the callback sees: whether the
+ * clock policy refused, and whether the leaf signed itself.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -16,15 +23,26 @@
 #include <string.h>
 
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "tern/port/posix.h"
 #include "tern/port/posix_net.h"
+#include "tls_keystore.h"
+
+/* When the build was configured, in UTC seconds: set by ports/posix/CMakeLists.txt. */
+#ifndef TERN_POSIX_TLS_BUILD_TIME_S
+#define TERN_POSIX_TLS_BUILD_TIME_S 0
+#endif
 
 enum { TLS_HANDSHAKE = 0, TLS_OPEN, TLS_FAILED };
 
@@ -32,11 +50,18 @@ struct tern_posix_tls_state {
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt ca;
+    mbedtls_x509_crl crl;
     mbedtls_x509_crt cert;
     mbedtls_pk_context key;
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     tern_transport_t lower;
+    tern_posix_clock_t host_clock; /* the clock when the configuration gives none */
+    tern_clock_t clock;
+    int64_t floor_s;    /* the unknown-clock policy's instant, UTC seconds */
+    tern_keystore_t ks; /* the client key's store, if one signs */
+    char key_label[TERN_KEYSTORE_LABEL_MAX + 1];
+    int *suites;       /* the cipher suites offered when a key store signs, 0-terminated */
     const char **alpn; /* NULL-terminated list pointing into alpn_names */
     char *alpn_names;
     uint8_t *pend; /* plaintext of a write mbedTLS has yet to accept for good */
@@ -46,7 +71,13 @@ struct tern_posix_tls_state {
     tern_err_t lower_err; /* what the lower stream reported inside a BIO call */
     tern_err_t write_err; /* a send that failed during the handshake (see bio_send) */
     int mbed_err;
+    int alert; /* the fatal alert the server sent, -1 if none */
     uint32_t verify_flags;
+    tern_posix_tls_failure_t failure;
+    bool have_crl;
+    bool have_own_cert;
+    bool clock_refused;    /* the unknown-clock policy could not judge a validity period */
+    bool leaf_self_signed; /* the untrusted leaf is signed by its own key */
     uint32_t timeout_ms;
     tern_ms_t deadline;
     bool deadline_set;
@@ -97,6 +128,43 @@ static bool would_block(int ret)
     return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
 }
 
+#define BAD_TIME (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)
+#define BAD_CRL                                                                                   \
+    (MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE | \
+     MBEDTLS_X509_BADCRL_BAD_MD | MBEDTLS_X509_BADCRL_BAD_PK | MBEDTLS_X509_BADCRL_BAD_KEY)
+#define BAD_ALGOS \
+    (MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK | MBEDTLS_X509_BADCERT_BAD_KEY)
+
+/* Which check the verify flags say failed, in the order posix_net.h promises. */
+static tern_posix_tls_failure_t cert_failure(const struct tern_posix_tls_state *s)
+{
+    uint32_t f = s->verify_flags;
+    if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+        return s->leaf_self_signed ? TERN_POSIX_TLS_FAIL_SELF_SIGNED
+                                   : TERN_POSIX_TLS_FAIL_UNKNOWN_CA;
+    }
+    static const struct {
+        uint32_t flags;
+        tern_posix_tls_failure_t failure;
+    } k_order[] = {
+        { MBEDTLS_X509_BADCERT_REVOKED, TERN_POSIX_TLS_FAIL_REVOKED },
+        { BAD_ALGOS, TERN_POSIX_TLS_FAIL_WEAK },
+        { MBEDTLS_X509_BADCERT_CN_MISMATCH, TERN_POSIX_TLS_FAIL_HOSTNAME },
+        { MBEDTLS_X509_BADCERT_EXPIRED, TERN_POSIX_TLS_FAIL_EXPIRED },
+        { MBEDTLS_X509_BADCERT_FUTURE, TERN_POSIX_TLS_FAIL_NOT_YET_VALID },
+        { BAD_CRL, TERN_POSIX_TLS_FAIL_CRL },
+    };
+    for (size_t i = 0; i < sizeof k_order / sizeof k_order[0]; i++) {
+        if (f & k_order[i].flags) {
+            return k_order[i].failure;
+        }
+    }
+    if (s->clock_refused && f == MBEDTLS_X509_BADCERT_OTHER) {
+        return TERN_POSIX_TLS_FAIL_CLOCK_UNKNOWN;
+    }
+    return TERN_POSIX_TLS_FAIL_CERT_OTHER;
+}
+
 /* Record the failure @p ret of an mbedTLS call; the session is over. */
 static tern_err_t tls_fail(struct tern_posix_tls_state *s, int ret, tern_err_t err)
 {
@@ -104,16 +172,151 @@ static tern_err_t tls_fail(struct tern_posix_tls_state *s, int ret, tern_err_t e
         return s->err;
     }
     s->mbed_err = ret;
+    bool handshake = s->state == TLS_HANDSHAKE; /* what tern_posix_tls_failure() is about */
+    if (handshake) {
+        s->failure = TERN_POSIX_TLS_FAIL_OTHER;
+    }
+    if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && s->ssl.in_msg != NULL) {
+        s->alert = s->ssl.in_msg[1]; /* the alert's description; in_msg still holds it */
+    }
+    bool cert = ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ||
+                (ret == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE && s->verify_flags != 0);
     if (s->lower_err != TERN_OK) {
         err = s->lower_err; /* the stream underneath broke: say that, not "TLS" */
-    } else if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-        err = TERN_ERR_CERT;
+    } else if (cert) {
+        s->failure = cert_failure(s);
+        err =
+            s->failure == TERN_POSIX_TLS_FAIL_CLOCK_UNKNOWN ? TERN_ERR_TIME_UNKNOWN : TERN_ERR_CERT;
     } else if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
         err = TERN_ERR_CLOSED;
+    }
+    /* The server asked for a certificate (CertificateRequest), we had none to send, and
+     * it then refused us with an alert or hung up: that is why, whatever the symptom. */
+    if (handshake && !cert && s->ssl.client_auth != 0 && !s->have_own_cert &&
+        (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || err == TERN_ERR_CLOSED ||
+         err == TERN_ERR_IO || s->write_err != TERN_OK)) {
+        s->failure = TERN_POSIX_TLS_FAIL_CLIENT_CERT_REQUIRED;
     }
     s->state = TLS_FAILED;
     s->err = err;
     return err;
+}
+
+/* ------------------------------------------------------------ validation -- */
+
+/* Days from 1970-01-01 to the proleptic Gregorian date @p y-@p m-@p d. */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* An X.509 time as UTC seconds since 1970 (mbedTLS has checked its fields' ranges). */
+static int64_t x509_seconds(const mbedtls_x509_time *t)
+{
+    return days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
+
+/* Judge the period [@p from, @p to]: @p past_flag if it is over, @p future_flag if it has
+ * not begun, by the wall clock but never earlier than the floor; by the floor if the
+ * clock is unknown, where a period that begins after the floor cannot be judged and
+ * sets clock_refused. */
+static uint32_t judge_period(struct tern_posix_tls_state *s, const mbedtls_x509_time *from,
+                             const mbedtls_x509_time *to, uint32_t past_flag, uint32_t future_flag)
+{
+    tern_walltime_t wall = tern_clock_wall(&s->clock);
+    int64_t now = s->floor_s;
+    if (wall.known) {
+        int64_t wall_s = wall.unix_ms / 1000 - (wall.unix_ms % 1000 < 0); /* also before 1970 */
+        now = wall_s > now ? wall_s : now; /* a clock set back cannot revive a certificate */
+    }
+    uint32_t flags = 0;
+    if (now > x509_seconds(to)) {
+        flags |= past_flag; /* with the clock unknown too: now is past the floor */
+    }
+    if (now < x509_seconds(from)) {
+        if (wall.known) {
+            flags |= future_flag;
+        } else {
+            flags |= MBEDTLS_X509_BADCERT_OTHER;
+            s->clock_refused = true;
+        }
+    }
+    return flags;
+}
+
+static bool same_name(const mbedtls_x509_buf *a, const mbedtls_x509_buf *b)
+{
+    return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+/* True if @p crt names itself as issuer and its signature verifies with its own key. */
+static bool self_signed(mbedtls_x509_crt *crt)
+{
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crt->sig_md);
+    unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+    if (!same_name(&crt->issuer_raw, &crt->subject_raw) || md == NULL ||
+        mbedtls_md(md, crt->tbs.p, crt->tbs.len, hash) != 0) {
+        return false;
+    }
+    return mbedtls_pk_verify_ext(crt->sig_pk, crt->sig_opts, &crt->pk, crt->sig_md, hash,
+                                 mbedtls_md_get_size(md), crt->sig.p, crt->sig.len) == 0;
+}
+
+/* mbedTLS's verify callback, once per certificate from the anchor down to the leaf
+ * (depth 0): put the wall clock's verdicts in place of the host time's. */
+static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    struct tern_posix_tls_state *s = ctx;
+    uint32_t f =
+        *flags & ~(uint32_t)(BAD_TIME | MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE);
+    f |= judge_period(s, &crt->valid_from, &crt->valid_to, MBEDTLS_X509_BADCERT_EXPIRED,
+                      MBEDTLS_X509_BADCERT_FUTURE);
+    /* mbedTLS checks a certificate against the CRLs of its issuer, except a trust
+     * anchor: the self-issued top of the chain. */
+    if (s->have_crl && !same_name(&crt->issuer_raw, &crt->subject_raw)) {
+        for (const mbedtls_x509_crl *crl = &s->crl; crl != NULL; crl = crl->next) {
+            if (crl->version != 0 && same_name(&crl->issuer_raw, &crt->issuer_raw)) {
+                f |= judge_period(s, &crl->this_update, &crl->next_update,
+                                  MBEDTLS_X509_BADCRL_EXPIRED, MBEDTLS_X509_BADCRL_FUTURE);
+            }
+        }
+    }
+    if (depth == 0) {
+        s->leaf_self_signed = (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0 && self_signed(crt);
+    }
+    *flags = f;
+    return 0;
+}
+
+/* The certificate profile: SHA-2 (256 and up) signatures, RSA of 2048 bits or more,
+ * EC on P-256 or P-384. mbedTLS applies it to every certificate of the chain. */
+static const mbedtls_x509_crt_profile k_profile = {
+    .allowed_mds = MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) |
+                   MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
+                   MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
+    .allowed_pks = MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSA) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECKEY) |
+                   MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECDSA) |
+                   MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSASSA_PSS),
+    .allowed_curves = MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) |
+                      MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
+    .rsa_min_bitlen = 2048,
+};
+
+/* Hashes we accept for the server's handshake signature (signature_algorithms): SHA-2
+ * from 256 up; only SHA-256 when a key store signs, so that the handshake uses the one
+ * hash the store can sign. */
+static const int k_sig_hashes[] = { MBEDTLS_MD_SHA512, MBEDTLS_MD_SHA384, MBEDTLS_MD_SHA256,
+                                    MBEDTLS_MD_NONE };
+static const int k_sig_hashes_keystore[] = { MBEDTLS_MD_SHA256, MBEDTLS_MD_NONE };
+
+int64_t tern_posix_tls_build_time_ms(void)
+{
+    return (int64_t)TERN_POSIX_TLS_BUILD_TIME_S * 1000;
 }
 
 /* ----------------------------------------------------------------- setup -- */
@@ -185,20 +388,93 @@ static tern_err_t copy_alpn(struct tern_posix_tls_state *s, const char *const *l
     return mbedtls_ssl_conf_alpn_protocols(&s->conf, s->alpn) == 0 ? TERN_OK : TERN_ERR_TLS;
 }
 
+/* True if the EC certificate key @p pub is the key store's key of @p s. */
+static bool keystore_matches(const struct tern_posix_tls_state *s, mbedtls_pk_context *pub)
+{
+    uint8_t want[TERN_KEYSTORE_PUB_LEN], have[TERN_KEYSTORE_PUB_LEN];
+    size_t len = 0;
+    if (!mbedtls_pk_can_do(pub, MBEDTLS_PK_ECKEY) ||
+        tern_keystore_public_key(&s->ks, s->key_label, want) != TERN_OK) {
+        return false;
+    }
+    const mbedtls_ecp_keypair *ec = mbedtls_pk_ec(*pub);
+    return ec->grp.id == MBEDTLS_ECP_DP_SECP256R1 &&
+           mbedtls_ecp_point_write_binary(&ec->grp, &ec->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &len, have,
+                                          sizeof have) == 0 &&
+           len == sizeof have && memcmp(want, have, len) == 0;
+}
+
+/* The client key: from key_file, or a handle on the key store's key. Checks the
+ * certificate is for it, which mbedTLS would leave to the server to find out. */
+static tern_err_t load_client_key(struct tern_posix_tls_state *s,
+                                  const tern_posix_tls_config_t *cfg)
+{
+    if (cfg->keystore == NULL) {
+        tern_err_t err =
+            load_error(mbedtls_pk_parse_keyfile(&s->key, cfg->key_file, cfg->key_password));
+        if (err == TERN_OK && mbedtls_pk_check_pair(&s->cert.pk, &s->key) != 0) {
+            err = TERN_ERR_INVAL;
+        }
+        return err;
+    }
+    s->ks = *cfg->keystore;
+    memcpy(s->key_label, cfg->key_label, strlen(cfg->key_label) + 1); /* length checked */
+    tern_err_t err = tern_posix_tls_keystore_pk(&s->key, &s->ks, s->key_label);
+    if (err == TERN_OK && !keystore_matches(s, &s->cert.pk)) {
+        err = TERN_ERR_INVAL;
+    }
+    return err;
+}
+
+/* Offer only the default cipher suites whose handshake hash is SHA-256: mbedTLS 2.28
+ * signs the client's CertificateVerify with the suite's hash, SHA-384 for *_SHA384. */
+static tern_err_t sha256_suites(struct tern_posix_tls_state *s)
+{
+    const int *all = mbedtls_ssl_list_ciphersuites();
+    size_t n = 0, k = 0;
+    while (all[n] != 0) {
+        n++;
+    }
+    s->suites = calloc(n + 1, sizeof *s->suites);
+    if (s->suites == NULL) {
+        return TERN_ERR_IO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mbedtls_ssl_ciphersuite_t *info = mbedtls_ssl_ciphersuite_from_id(all[i]);
+        if (info != NULL && info->mac != MBEDTLS_MD_SHA384) {
+            s->suites[k++] = all[i];
+        }
+    }
+    if (k == 0) {
+        return TERN_ERR_TLS;
+    }
+    mbedtls_ssl_conf_ciphersuites(&s->conf, s->suites);
+    mbedtls_ssl_conf_sig_hashes(&s->conf, k_sig_hashes_keystore);
+    return TERN_OK;
+}
+
 static tern_err_t load_credentials(struct tern_posix_tls_state *s,
                                    const tern_posix_tls_config_t *cfg)
 {
     tern_err_t err = load_error(mbedtls_x509_crt_parse_file(&s->ca, cfg->ca_file));
+    if (err == TERN_OK && cfg->crl_file != NULL) {
+        err = load_error(mbedtls_x509_crl_parse_file(&s->crl, cfg->crl_file));
+        s->have_crl = err == TERN_OK;
+    }
     if (err != TERN_OK || cfg->cert_file == NULL) {
         return err;
     }
     err = load_error(mbedtls_x509_crt_parse_file(&s->cert, cfg->cert_file));
     if (err == TERN_OK) {
-        err = load_error(mbedtls_pk_parse_keyfile(&s->key, cfg->key_file, cfg->key_password));
+        err = load_client_key(s, cfg);
+    }
+    if (err == TERN_OK && cfg->keystore != NULL) {
+        err = sha256_suites(s);
     }
     if (err == TERN_OK && mbedtls_ssl_conf_own_cert(&s->conf, &s->cert, &s->key) != 0) {
         err = TERN_ERR_INVAL;
     }
+    s->have_own_cert = err == TERN_OK;
     return err;
 }
 
@@ -212,6 +488,7 @@ static tern_err_t tls_setup(struct tern_posix_tls_state *s, const tern_posix_tls
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
         return TERN_ERR_TLS;
     }
+    mbedtls_ssl_conf_sig_hashes(&s->conf, k_sig_hashes);
     tern_err_t err = load_credentials(s, cfg);
     if (err != TERN_OK) {
         return err;
@@ -221,7 +498,9 @@ static tern_err_t tls_setup(struct tern_posix_tls_state *s, const tern_posix_tls
     mbedtls_ssl_conf_max_version(&s->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, NULL);
+    mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, s->have_crl ? &s->crl : NULL);
+    mbedtls_ssl_conf_cert_profile(&s->conf, &k_profile);
+    mbedtls_ssl_conf_verify(&s->conf, verify_cb, s);
     mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &s->drbg);
     if (mfl != MBEDTLS_SSL_MAX_FRAG_LEN_NONE && mbedtls_ssl_conf_max_frag_len(&s->conf, mfl) != 0) {
         return TERN_ERR_INVAL;
@@ -247,6 +526,7 @@ static void tls_free(struct tern_posix_tls_state *s)
     mbedtls_ssl_free(&s->ssl);
     mbedtls_ssl_config_free(&s->conf);
     mbedtls_x509_crt_free(&s->ca);
+    mbedtls_x509_crl_free(&s->crl);
     mbedtls_x509_crt_free(&s->cert);
     mbedtls_pk_free(&s->key);
     mbedtls_ctr_drbg_free(&s->drbg);
@@ -255,9 +535,21 @@ static void tls_free(struct tern_posix_tls_state *s)
         mbedtls_platform_zeroize(s->pend, s->pend_cap);
         free(s->pend);
     }
+    free(s->suites);
     free(s->alpn);
     free(s->alpn_names);
     free(s);
+}
+
+/* The client key comes from exactly one place, and with a certificate. */
+static bool client_key_ok(const tern_posix_tls_config_t *cfg)
+{
+    if (cfg->keystore == NULL) {
+        return cfg->key_label == NULL && (cfg->cert_file == NULL) == (cfg->key_file == NULL);
+    }
+    size_t len = cfg->key_label != NULL ? strnlen(cfg->key_label, TERN_KEYSTORE_LABEL_MAX + 1) : 0;
+    return cfg->cert_file != NULL && cfg->key_file == NULL && len > 0 &&
+           len <= TERN_KEYSTORE_LABEL_MAX;
 }
 
 tern_err_t tern_posix_tls_open(tern_posix_tls_t *tls, const tern_transport_t *lower,
@@ -270,7 +562,7 @@ tern_err_t tern_posix_tls_open(tern_posix_tls_t *tls, const tern_transport_t *lo
     tls->s = NULL;
     if (lower == NULL || lower->ops == NULL || lower->ops->send == NULL ||
         lower->ops->recv == NULL || cfg == NULL || cfg->ca_file == NULL || cfg->hostname == NULL ||
-        cfg->hostname[0] == '\0' || (cfg->cert_file == NULL) != (cfg->key_file == NULL) ||
+        cfg->hostname[0] == '\0' || !client_key_ok(cfg) ||
         mfl_code(cfg->max_fragment_len, &mfl) != TERN_OK) {
         return TERN_ERR_INVAL;
     }
@@ -281,11 +573,22 @@ tern_err_t tern_posix_tls_open(tern_posix_tls_t *tls, const tern_transport_t *lo
     mbedtls_ssl_init(&s->ssl);
     mbedtls_ssl_config_init(&s->conf);
     mbedtls_x509_crt_init(&s->ca);
+    mbedtls_x509_crl_init(&s->crl);
     mbedtls_x509_crt_init(&s->cert);
     mbedtls_pk_init(&s->key);
     mbedtls_entropy_init(&s->entropy);
     mbedtls_ctr_drbg_init(&s->drbg);
     s->lower = *lower;
+    if (cfg->clock != NULL) {
+        s->clock = *cfg->clock;
+    } else {
+        tern_posix_clock_init(&s->host_clock, 0);
+        s->clock = tern_posix_clock_hal(&s->host_clock);
+    }
+    int64_t floor_ms = tern_posix_tls_build_time_ms();
+    floor_ms = cfg->time_floor_ms > floor_ms ? cfg->time_floor_ms : floor_ms;
+    s->floor_s = floor_ms / 1000;
+    s->alert = -1;
     s->timeout_ms =
         cfg->handshake_timeout_ms != 0 ? cfg->handshake_timeout_ms : TERN_POSIX_TLS_TIMEOUT_MS;
     tern_err_t err = tls_setup(s, cfg, mfl);
@@ -467,6 +770,51 @@ int tern_posix_tls_mbedtls_error(const tern_posix_tls_t *tls)
     return tls != NULL && tls->s != NULL ? tls->s->mbed_err : 0;
 }
 
+tern_posix_tls_failure_t tern_posix_tls_failure(const tern_posix_tls_t *tls)
+{
+    return tls != NULL && tls->s != NULL ? tls->s->failure : TERN_POSIX_TLS_FAIL_NONE;
+}
+
+const char *tern_posix_tls_failure_str(tern_posix_tls_failure_t f)
+{
+    switch (f) {
+    case TERN_POSIX_TLS_FAIL_NONE:
+        return "no failure";
+    case TERN_POSIX_TLS_FAIL_UNKNOWN_CA:
+        return "the server's certificate is not from a trusted CA";
+    case TERN_POSIX_TLS_FAIL_SELF_SIGNED:
+        return "the server's certificate is self-signed and not trusted";
+    case TERN_POSIX_TLS_FAIL_REVOKED:
+        return "a certificate of the server's chain is revoked";
+    case TERN_POSIX_TLS_FAIL_WEAK:
+        return "a key or signature algorithm of the server's chain is too weak";
+    case TERN_POSIX_TLS_FAIL_HOSTNAME:
+        return "the server's certificate is not for the configured hostname";
+    case TERN_POSIX_TLS_FAIL_EXPIRED:
+        return "a certificate of the server's chain has expired";
+    case TERN_POSIX_TLS_FAIL_NOT_YET_VALID:
+        return "a certificate of the server's chain is not valid yet";
+    case TERN_POSIX_TLS_FAIL_CRL:
+        return "the CRL is stale, not yet valid or not signed by its CA";
+    case TERN_POSIX_TLS_FAIL_CLOCK_UNKNOWN:
+        return "the wall clock is unknown and the certificate is newer than what the device "
+               "can vouch for: set the clock";
+    case TERN_POSIX_TLS_FAIL_CERT_OTHER:
+        return "the server's certificate failed verification";
+    case TERN_POSIX_TLS_FAIL_CLIENT_CERT_REQUIRED:
+        return "the broker requires a client certificate and none is configured";
+    case TERN_POSIX_TLS_FAIL_OTHER:
+        return "the handshake failed";
+    }
+    return "unknown failure";
+}
+
+const char *tern_posix_tls_ciphersuite(const tern_posix_tls_t *tls)
+{
+    const struct tern_posix_tls_state *s = tls != NULL ? tls->s : NULL;
+    return s != NULL && s->state == TLS_OPEN ? mbedtls_ssl_get_ciphersuite(&s->ssl) : NULL;
+}
+
 const char *tern_posix_tls_alpn(const tern_posix_tls_t *tls)
 {
     const struct tern_posix_tls_state *s = tls != NULL ? tls->s : NULL;
@@ -498,13 +846,18 @@ tern_err_t tern_posix_tls_describe(const tern_posix_tls_t *tls, char *buf, size_
     }
     char what[160] = "";
     char flags[512];
+    char alert[32] = "";
     if (s->mbed_err != 0) {
         mbedtls_strerror(s->mbed_err, what, sizeof what);
     }
+    if (s->alert >= 0) {
+        snprintf(alert, sizeof alert, "; server alert %d", s->alert);
+    }
     verify_words(s->verify_flags, flags, sizeof flags);
-    int n = snprintf(buf, cap, "%s: mbedtls -0x%04x (%s)%s%s",
+    int n = snprintf(buf, cap, "%s: %s: mbedtls -0x%04x (%s)%s%s%s",
                      s->state == TLS_FAILED ? tern_err_name(s->err) : "TERN_OK",
-                     (unsigned)-s->mbed_err, what, flags[0] != '\0' ? "; verify:" : "", flags);
+                     tern_posix_tls_failure_str(s->failure), (unsigned)-s->mbed_err, what, alert,
+                     flags[0] != '\0' ? "; verify:" : "", flags);
     return n >= 0 && (size_t)n < cap ? TERN_OK : TERN_ERR_TOO_SMALL;
 }
 

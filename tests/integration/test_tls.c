@@ -61,12 +61,7 @@ static int group_teardown(void **state)
 }
 
 /* A session under test: TCP, TLS over it, and the TLS stream. */
-typedef struct conn {
-    tern_posix_tcp_t tcp;
-    tern_posix_tls_t tls;
-    tern_transport_t tr;
-    int fd;
-} conn_t;
+typedef tern_test_tls_conn_t conn_t;
 
 /* The usual client: trusts the test CA, expects "localhost". */
 static tern_posix_tls_config_t client_config(const fixture_t *fx)
@@ -82,22 +77,13 @@ static tern_posix_tls_config_t client_config(const fixture_t *fx)
 static tern_err_t conn_open(conn_t *c, fixture_t *fx, int listener,
                             const tern_posix_tls_config_t *cfg)
 {
-    tern_err_t err =
-        tern_test_tls_connect(&c->tcp, &c->tls, "127.0.0.1", fx->broker.tls_port[listener], cfg);
-    c->tr = tern_posix_tls_transport(&c->tls);
-    c->fd = tern_posix_tcp_fd(&c->tcp);
-    char why[512];
-    if (err != TERN_OK && tern_posix_tls_describe(&c->tls, why, sizeof why) == TERN_OK) {
-        printf("  (expected or not) handshake: %s\n", why);
-    }
-    return err;
+    return tern_test_tls_conn_open(c, fx->broker.tls_port[listener], cfg);
 }
 
 static void conn_close(conn_t *c)
 {
-    tern_posix_tls_close(&c->tls);
+    tern_test_tls_conn_close(c);
     tern_posix_tls_close(&c->tls); /* twice is harmless */
-    tern_posix_tcp_close(&c->tcp);
 }
 
 /* The handshake fails on the certificate with exactly @p flags. */

@@ -76,6 +76,9 @@ static void write_listener(FILE *f, const tern_broker_t *b, size_t i, const char
     }
     fprintf(f, "certfile %s\nkeyfile %s\nrequire_certificate %s\n", t->certfile, t->keyfile,
             t->require_certificate ? "true" : "false");
+    if (b->cfg.tls_options[i - 1] != NULL) {
+        fprintf(f, "%s\n", b->cfg.tls_options[i - 1]);
+    }
 }
 
 static tern_err_t write_config(const tern_broker_t *b)

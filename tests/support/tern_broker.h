@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define TERN_BROKER_MAX_TLS 4
+#define TERN_BROKER_MAX_TLS 12
 #define TERN_BROKER_PATH    256
 
 /** A TLS listener. Paths are read by mosquitto at each start; they must stay valid. */
@@ -40,6 +40,9 @@ typedef struct tern_broker_config {
     bool ipv6; /* listen on ::1 too, on the same ports */
     size_t ntls;
     tern_broker_tls_t tls[TERN_BROKER_MAX_TLS];
+    /* Lines added to TLS listener i's section, or NULL: e.g. "ciphers DEFAULT:@SECLEVEL=0\n"
+     * so that OpenSSL serves a certificate it would refuse as too weak. */
+    const char *tls_options[TERN_BROKER_MAX_TLS];
     /* Persist sessions and retained messages across stop/restart: in
      * persistence_dir, or in the broker's own directory when that is NULL. */
     bool persistence;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -309,4 +310,23 @@ tern_err_t tern_test_mqtt_hello(const tern_transport_t *tr, int fd, const char *
         err = TERN_ERR_PROTOCOL;
     }
     return err;
+}
+
+tern_err_t tern_test_tls_conn_open(tern_test_tls_conn_t *c, uint16_t port,
+                                   const tern_posix_tls_config_t *cfg)
+{
+    tern_err_t err = tern_test_tls_connect(&c->tcp, &c->tls, "127.0.0.1", port, cfg);
+    c->tr = tern_posix_tls_transport(&c->tls);
+    c->fd = tern_posix_tcp_fd(&c->tcp);
+    char why[512];
+    if (err != TERN_OK && tern_posix_tls_describe(&c->tls, why, sizeof why) == TERN_OK) {
+        printf("  (expected or not) handshake: %s\n", why);
+    }
+    return err;
+}
+
+void tern_test_tls_conn_close(tern_test_tls_conn_t *c)
+{
+    tern_posix_tls_close(&c->tls);
+    tern_posix_tcp_close(&c->tcp);
 }

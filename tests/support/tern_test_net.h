@@ -69,6 +69,24 @@ tern_err_t tern_test_tls_handshake(tern_posix_tls_t *tls, int fd);
 tern_err_t tern_test_tls_connect(tern_posix_tcp_t *tcp, tern_posix_tls_t *tls, const char *host,
                                  uint16_t port, const tern_posix_tls_config_t *cfg);
 
+/** A TLS connection of a test: its socket, session, transport and descriptor. */
+typedef struct tern_test_tls_conn {
+    tern_posix_tcp_t tcp;
+    tern_posix_tls_t tls;
+    tern_transport_t tr;
+    int fd;
+} tern_test_tls_conn_t;
+
+/**
+ * tern_test_tls_connect() to 127.0.0.1:@p port, then the transport and descriptor; on
+ * a failure, prints tern_posix_tls_describe()'s reason (expected or not).
+ */
+tern_err_t tern_test_tls_conn_open(tern_test_tls_conn_t *c, uint16_t port,
+                                   const tern_posix_tls_config_t *cfg);
+
+/** Close the session and the socket. */
+void tern_test_tls_conn_close(tern_test_tls_conn_t *c);
+
 /**
  * Flush @p tls until nothing waits for the socket @p fd (writable), within @p timeout_ms:
  * what an event loop does while tern_posix_tls_want_write(). TERN_OK, or the error.

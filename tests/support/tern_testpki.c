@@ -49,6 +49,10 @@ tern_err_t tern_testpki_make(tern_testpki_t *pki)
     }
     TERN_TESTPKI_LIST(TERN_TESTPKI_SET_)
 #undef TERN_TESTPKI_SET_
+    int crl = snprintf(pki->crl, sizeof pki->crl, "%s/ca.crl", pki->dir);
+    if (err == TERN_OK && (crl <= 0 || (size_t)crl >= sizeof pki->crl)) {
+        err = TERN_ERR_TOO_SMALL;
+    }
     char log[TERN_TESTPKI_PATH + 16];
     snprintf(log, sizeof log, "%s/gen_pki.log", pki->dir);
     char *argv[] = { "/bin/sh", TERN_TEST_SUPPORT_DIR "/gen_pki.sh", pki->dir, TERN_OPENSSL_PATH,

@@ -16,14 +16,20 @@ extern "C" {
 #define TERN_TESTPKI_PATH 256
 
 /* X(field, file stem): each stem has <stem>.crt and <stem>.key in the PKI's directory. */
-#define TERN_TESTPKI_LIST(X)                                                        \
-    X(ca, "ca")                     /* root CA "tern test CA" */                    \
-    X(server, "server")             /* CN=localhost, SAN localhost 127.0.0.1 ::1 */ \
-    X(client, "client")             /* a client certificate (clientAuth) from ca */ \
-    X(other_ca, "other-ca")         /* an unrelated root CA */                      \
-    X(other_client, "other-client") /* a client certificate from other_ca */        \
-    X(wrongname, "wrongname")       /* from ca, for wrong.example only */           \
-    X(expired, "expired")           /* from ca for localhost, valid only in Jan 2020 */
+#define TERN_TESTPKI_LIST(X)                                                            \
+    X(ca, "ca")                     /* root CA "tern test CA" */                        \
+    X(server, "server")             /* CN=localhost, SAN localhost 127.0.0.1 ::1 */     \
+    X(client, "client")             /* a client certificate (clientAuth) from ca */     \
+    X(other_ca, "other-ca")         /* an unrelated root CA */                          \
+    X(other_client, "other-client") /* a client certificate from other_ca */            \
+    X(wrongname, "wrongname")       /* from ca, for wrong.example only */               \
+    X(expired, "expired")           /* from ca for localhost, valid only in Jan 2020 */ \
+    X(notyet, "notyet")             /* from ca, valid from a year from now, a year */   \
+    X(untrusted, "untrusted")       /* from other_ca for localhost */                   \
+    X(selfsigned, "selfsigned")     /* for localhost, signed by itself */               \
+    X(rsa1024, "rsa1024")           /* from ca, a 1024-bit RSA key */                   \
+    X(sha1, "sha1")                 /* from ca, signed with ECDSA over SHA-1 */         \
+    X(revoked, "revoked")           /* from ca, and on ca.crl */
 
 /** Certificate and key paths of one identity. */
 typedef struct tern_testpki_id {
@@ -31,9 +37,10 @@ typedef struct tern_testpki_id {
     char key[TERN_TESTPKI_PATH];
 } tern_testpki_id_t;
 
-/** A generated PKI: its directory and one identity per TERN_TESTPKI_LIST entry. */
+/** A generated PKI: its directory, ca's CRL and one identity per TERN_TESTPKI_LIST entry. */
 typedef struct tern_testpki {
     char dir[TERN_TESTPKI_PATH];
+    char crl[TERN_TESTPKI_PATH + 16]; /* ca.crl: ca's CRL (PEM), listing revoked only */
 #define TERN_TESTPKI_FIELD_(field, stem) tern_testpki_id_t field;
     TERN_TESTPKI_LIST(TERN_TESTPKI_FIELD_)
 #undef TERN_TESTPKI_FIELD_

@@ -122,10 +122,10 @@ static long peak_now(void)
 typedef struct {
     const tern_testpki_t *pki;
     uint16_t port;
-    uint16_t mfl;     /* tern: max fragment length (0: none) */
-    bool reference;   /* a plain mbedTLS client on its defaults instead */
+    uint16_t mfl;   /* tern: max fragment length (0: none) */
+    bool reference; /* a plain mbedTLS client on its defaults instead */
     bool ok;
-    long heap;        /* peak heap bytes */
+    long heap; /* peak heap bytes */
 } run_t;
 
 static void tern_handshake(run_t *r)
@@ -268,18 +268,16 @@ int main(void)
            MBEDTLS_VERSION_STRING);
     printf("  %-32s %12s %12s\n", "", "peak heap", "peak stack");
     for (int i = 0; i < 3; i++) {
-        r[i] = (run_t){ .pki = &pki,
-                        .port = broker.tls_port[0],
-                        .mfl = k[i].mfl,
-                        .reference = k[i].reference };
+        r[i] = (run_t){
+            .pki = &pki, .port = broker.tls_port[0], .mfl = k[i].mfl, .reference = k[i].reference
+        };
         stack[i] = run_on_stack(&r[i]);
         if (!r[i].ok || stack[i] < 0) {
             fprintf(stderr, "bench_tls_mem: the handshake \"%s\" failed\n", k[i].what);
             rc = 1;
             continue;
         }
-        printf("  %-32s %9.1f KiB %9.1f KiB\n", k[i].what, r[i].heap / 1024.0,
-               stack[i] / 1024.0);
+        printf("  %-32s %9.1f KiB %9.1f KiB\n", k[i].what, r[i].heap / 1024.0, stack[i] / 1024.0);
     }
     tern_broker_close(&broker);
     tern_testpki_remove(&pki);

@@ -17,14 +17,15 @@
  * from the final flags, plus two facts only the callback sees: whether the
  * clock policy refused, and whether the leaf signed itself.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/net_sockets.h>
@@ -53,7 +54,6 @@ struct tern_posix_tls_state {
     mbedtls_x509_crl crl;
     mbedtls_x509_crt cert;
     mbedtls_pk_context key;
-    mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     tern_transport_t lower;
     tern_posix_clock_t host_clock; /* the clock when the configuration gives none */
@@ -478,12 +478,31 @@ static tern_err_t load_credentials(struct tern_posix_tls_state *s,
     return err;
 }
 
+/*
+ * The DRBG's entropy, straight from the kernel (getrandom): what mbedTLS's entropy
+ * collector would gather on Linux anyway, without its 37 KiB context in every session.
+ */
+static int os_entropy(void *unused, unsigned char *buf, size_t len)
+{
+    (void)unused;
+    while (len > 0) {
+        ssize_t n = getrandom(buf, len, 0);
+        if (n < 0 && errno != EINTR) {
+            return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+        }
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+        }
+    }
+    return 0;
+}
+
 static tern_err_t tls_setup(struct tern_posix_tls_state *s, const tern_posix_tls_config_t *cfg,
                             unsigned char mfl)
 {
     static const unsigned char k_pers[] = "tern posix tls";
-    if (mbedtls_ctr_drbg_seed(&s->drbg, mbedtls_entropy_func, &s->entropy, k_pers,
-                              sizeof k_pers - 1) != 0 ||
+    if (mbedtls_ctr_drbg_seed(&s->drbg, os_entropy, NULL, k_pers, sizeof k_pers - 1) != 0 ||
         mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
         return TERN_ERR_TLS;
@@ -508,11 +527,7 @@ static tern_err_t tls_setup(struct tern_posix_tls_state *s, const tern_posix_tls
     if (cfg->alpn != NULL && (err = copy_alpn(s, cfg->alpn)) != TERN_OK) {
         return err;
     }
-    s->pend_cap = MBEDTLS_SSL_OUT_CONTENT_LEN;
-    s->pend = malloc(s->pend_cap);
-    if (s->pend == NULL) {
-        return TERN_ERR_IO;
-    }
+    s->pend_cap = MBEDTLS_SSL_OUT_CONTENT_LEN; /* allocated when a write first waits */
     if (mbedtls_ssl_setup(&s->ssl, &s->conf) != 0 ||
         mbedtls_ssl_set_hostname(&s->ssl, cfg->hostname) != 0) {
         return TERN_ERR_TLS;
@@ -530,7 +545,6 @@ static void tls_free(struct tern_posix_tls_state *s)
     mbedtls_x509_crt_free(&s->cert);
     mbedtls_pk_free(&s->key);
     mbedtls_ctr_drbg_free(&s->drbg);
-    mbedtls_entropy_free(&s->entropy);
     if (s->pend != NULL) {
         mbedtls_platform_zeroize(s->pend, s->pend_cap);
         free(s->pend);
@@ -576,7 +590,6 @@ tern_err_t tern_posix_tls_open(tern_posix_tls_t *tls, const tern_transport_t *lo
     mbedtls_x509_crl_init(&s->crl);
     mbedtls_x509_crt_init(&s->cert);
     mbedtls_pk_init(&s->key);
-    mbedtls_entropy_init(&s->entropy);
     mbedtls_ctr_drbg_init(&s->drbg);
     s->lower = *lower;
     if (cfg->clock != NULL) {
@@ -696,6 +709,9 @@ static tern_err_t tls_send(void *ctx, const uint8_t *buf, size_t len, size_t *se
     n = n < s->pend_cap ? n : s->pend_cap;
     int ret = mbedtls_ssl_write(&s->ssl, buf, n);
     if (would_block(ret)) {
+        if (s->pend == NULL && (s->pend = malloc(s->pend_cap)) == NULL) {
+            return tls_fail(s, 0, TERN_ERR_IO); /* mbedTLS holds part of a record: no way on */
+        }
         memcpy(s->pend, buf, n);
         s->pend_len = n;
         *sent = n;

@@ -218,18 +218,17 @@ static tern_wire_reject_t reading_of(msg_ctx_t *m, const tern_senml_rec_t *r, bo
  * maps, maybe empty), -1 neither. */
 static int batch_kind(const uint8_t *b, size_t len)
 {
+    if (tern_tsb_is_batch(b, len)) {
+        return 1;
+    }
     tern_cbor_dec_t d;
     tern_cbor_item_t it;
     tern_cbor_dec_init(&d, b, len, 0);
-    if (tern_cbor_dec_next(&d, &it) != TERN_OK || it.type != TERN_CBOR_ARRAY) {
+    if (tern_cbor_dec_next(&d, &it) != TERN_OK || it.type != TERN_CBOR_ARRAY ||
+        tern_cbor_dec_next(&d, &it) != TERN_OK) {
         return -1;
     }
-    if (tern_cbor_dec_next(&d, &it) != TERN_OK) {
-        return -1;
-    }
-    return it.type == TERN_CBOR_UINT                                ? 1
-           : (it.type == TERN_CBOR_MAP || it.type == TERN_CBOR_END) ? 0
-                                                                    : -1;
+    return it.type == TERN_CBOR_MAP || it.type == TERN_CBOR_END ? 0 : -1;
 }
 
 static tern_wire_reject_t telemetry(msg_ctx_t *m, bool has_seq, uint32_t seq, const uint8_t *p,

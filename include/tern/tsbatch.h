@@ -115,6 +115,13 @@ typedef struct tern_tsb_reader {
     tern_senml_str_t states[TERN_TSB_MAX_STATES];
 } tern_tsb_reader_t;
 
+/**
+ * Whether @p buf (@p len bytes) starts as a compact batch does, an array whose first
+ * item is an unsigned integer (its format version), rather than as a SenML pack (an
+ * array of maps). Only the first two heads are read; the reader checks the rest.
+ */
+bool tern_tsb_is_batch(const uint8_t *buf, size_t len);
+
 void tern_tsb_read_begin(tern_tsb_reader_t *r, const uint8_t *buf, size_t len);
 
 /**

@@ -302,6 +302,15 @@ size_t tern_tsb_size(const char *bn, const tern_tsb_series_t *series, size_t n)
 
 /* ---------------------------------------------------------------- reader -- */
 
+bool tern_tsb_is_batch(const uint8_t *buf, size_t len)
+{
+    tern_cbor_dec_t d;
+    tern_cbor_item_t it;
+    tern_cbor_dec_init(&d, buf, len, 0);
+    return tern_cbor_dec_next(&d, &it) == TERN_OK && it.type == TERN_CBOR_ARRAY &&
+           tern_cbor_dec_next(&d, &it) == TERN_OK && it.type == TERN_CBOR_UINT;
+}
+
 void tern_tsb_read_begin(tern_tsb_reader_t *r, const uint8_t *buf, size_t len)
 {
     memset(r, 0, sizeof *r);

@@ -977,8 +977,7 @@ static int cbor_senml(const char *path, bool hex)
         fprintf(stderr, "ternctl: cbor: a message cut short in its sequence number\n");
         return 1;
     }
-    /* a batch is an array whose first item is its version; a pack's are maps */
-    bool batch = len >= 2 && (buf[0] >> 5) == 4 && (buf[1] >> 5) == 0;
+    bool batch = tern_tsb_is_batch(buf, len);
     tern_senml_rec_t r;
     tern_err_t e;
     static tern_tsb_reader_t tr;

@@ -233,12 +233,30 @@ static void test_reader_refuses(void **state)
     assert_int_equal(read_all(zero_run, sizeof zero_run), TERN_ERR_MALFORMED);
 }
 
+/* Which format a telemetry body is: a batch's first item is its version, a pack's are maps. */
+static void test_is_batch(void **state)
+{
+    (void)state;
+    static const uint8_t batch[] = { 0x84, 0x01, 0x60, 0x00, 0x80 };
+    static const uint8_t pack[] = { 0x81, 0xa1, 0x00, 0x61, 'x' };
+    static const uint8_t empty_pack[] = { 0x80 };
+    static const uint8_t not_array[] = { 0xa1, 0x01, 0x02 };
+    /* an array of 24 items or more: its count is in a byte of its own */
+    static const uint8_t long_batch[] = { 0x98, 0x1a, 0x01, 0x60, 0x00 };
+    assert_true(tern_tsb_is_batch(batch, sizeof batch));
+    assert_true(tern_tsb_is_batch(long_batch, sizeof long_batch));
+    assert_false(tern_tsb_is_batch(pack, sizeof pack));
+    assert_false(tern_tsb_is_batch(empty_pack, sizeof empty_pack));
+    assert_false(tern_tsb_is_batch(not_array, sizeof not_array));
+    assert_false(tern_tsb_is_batch(batch, 1)); /* cut before the version */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example), cmocka_unit_test(test_round_trip_with_gaps),
         cmocka_unit_test(test_quantization),   cmocka_unit_test(test_full_and_empty),
-        cmocka_unit_test(test_reader_refuses),
+        cmocka_unit_test(test_reader_refuses), cmocka_unit_test(test_is_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,17 @@ tern_err_t tern_flash_program(const tern_flash_t *f, uint32_t addr, const void *
 /** Erase the sector starting at @p addr. TERN_ERR_ALIGN unless addr is sector-aligned. */
 tern_err_t tern_flash_erase(const tern_flash_t *f, uint32_t addr);
 
+/** Largest program unit tern_flash_program_padded() handles. */
+#define TERN_FLASH_PAD_MAX 32u
+
+/**
+ * Program @p len bytes of any length at @p addr (a multiple of prog_size), the last
+ * program unit padded with 0xFF: for records whose length is their own. Errors as
+ * tern_flash_program(); TERN_ERR_UNSUPPORTED if prog_size exceeds TERN_FLASH_PAD_MAX.
+ */
+tern_err_t tern_flash_program_padded(const tern_flash_t *f, uint32_t addr, const void *buf,
+                                     size_t len);
+
 /** State of a partition made by tern_flash_partition(); the caller owns it. */
 typedef struct tern_flash_part {
     tern_flash_t parent;

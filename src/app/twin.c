@@ -241,24 +241,21 @@ static tern_err_t put(tern_twin_t *t, const char *key, size_t klen, const uint8_
 /* Write the state into the other slot: erase it, then the header and the entries. */
 static tern_err_t save(tern_twin_t *t)
 {
-    uint8_t h[HDR], tail[CHUNK];
+    uint8_t h[HDR];
     const uint8_t *buf = t->cfg.state_buf;
     const tern_flash_t *f = &t->cfg.flash;
     uint32_t base = (uint32_t)(t->slot ^ 1u) * t->sector;
-    size_t used = t->used, body = used / t->prog * t->prog;
+    size_t used = t->used;
     const uint32_t fields[HDR / 4] = { MAGIC,   0,        t->gen + 1, (uint32_t)used,
                                        t->next, t->acked, t->applied, 0xFFFFFFFFu };
     for (size_t i = 0; i < HDR / 4; i++) {
         put32(h + 4 * i, fields[i]);
     }
     put32(h + 4, tern_crc32_update(tern_crc32(h + 8, HDR - 8), buf, used));
-    memset(tail, 0xFF, sizeof tail); /* the last program unit, padded */
-    memcpy(tail, buf + body, used - body);
     t->flags |= F_DIRTY;
     tern_err_t err = tern_flash_erase(f, base);
-    if (err == TERN_OK && (err = tern_flash_program(f, base, h, HDR)) == TERN_OK &&
-        (err = tern_flash_program(f, base + HDR, buf, body)) == TERN_OK && used > body) {
-        err = tern_flash_program(f, base + HDR + (uint32_t)body, tail, t->prog);
+    if (err == TERN_OK && (err = tern_flash_program(f, base, h, HDR)) == TERN_OK) {
+        err = tern_flash_program_padded(f, base + HDR, buf, used);
     }
     if (err == TERN_OK) {
         t->slot ^= 1u;

@@ -134,6 +134,27 @@ tern_err_t tern_flash_program(const tern_flash_t *f, uint32_t addr, const void *
     return len == 0 ? TERN_OK : f->ops->program(f->ctx, addr, buf, len);
 }
 
+tern_err_t tern_flash_program_padded(const tern_flash_t *f, uint32_t addr, const void *buf,
+                                     size_t len)
+{
+    tern_flash_geometry_t g;
+    uint8_t tail[TERN_FLASH_PAD_MAX];
+    tern_err_t err = tern_flash_geometry(f, &g);
+    if (err != TERN_OK) {
+        return err;
+    }
+    if (g.prog_size == 0 || g.prog_size > sizeof tail) {
+        return TERN_ERR_UNSUPPORTED;
+    }
+    size_t body = len / g.prog_size * g.prog_size;
+    if ((err = tern_flash_program(f, addr, buf, body)) != TERN_OK || body == len) {
+        return err;
+    }
+    memset(tail, 0xFF, g.prog_size);
+    memcpy(tail, (const uint8_t *)buf + body, len - body);
+    return tern_flash_program(f, addr + (uint32_t)body, tail, g.prog_size);
+}
+
 tern_err_t tern_flash_erase(const tern_flash_t *f, uint32_t addr)
 {
     tern_flash_geometry_t g;

@@ -19,6 +19,10 @@
  *   cmd/resp          device  1      MQTT 5 response topic the command names)
  *   logs, crash, ota, prov    reserved for the log, crash dump, OTA and
  *                             provisioning services of later versions
+ *   cert/csr          device  1    a certificate signing request (rotation, below)
+ *   cert/new          fleet   1    the chain ternd's CA issued for it; retained
+ *   trust/new         fleet   1    a trust-store update; retained
+ *   quarantine        device  1    sent to the quarantine endpoint only: what failed
  *
  * ternd subscribes with MQTT 5 shared subscriptions, `$share/ternd/tern/+/<kind>`
  * for each device-to-fleet kind, so several ternd processes split the traffic.
@@ -58,6 +62,17 @@
  * overwrites a newer one; a delta from past what it has (from > applied) is
  * a gap: it reports its versions and ternd answers with the delta from there.
  * ternd stores a report only if its version is above the stored one.
+ *
+ * Certificates (tern/identity.h). A CSR is {1: the PKCS#10 request (DER,
+ * bytes), 2: the request's serial (uint, the device's rotation count)}; its
+ * subject CN must be the device id of its topic and its key EC P-256, signed
+ * by that key. cert/new is {1: the chain, leaf first, issuing CAs after (PEM,
+ * text), 2: the serial of the request it answers}. A trust update is {1: the
+ * trust anchors (PEM, text), 2: its version (uint, rising)}. A quarantine
+ * report is {1: the store that failed (text: "tentative"), 2: its version,
+ * 3: the error (text, tern_err_name()), 4: the TLS check that failed and the
+ * certificate (text), 5: handshakes that failed (uint), 6: the identity in use
+ * (text)}.
  */
 #ifndef TERN_WIRE_H
 #define TERN_WIRE_H
@@ -90,6 +105,10 @@ typedef enum tern_wire_kind {
     TERN_WIRE_CRASH,         /* reserved */
     TERN_WIRE_OTA,           /* reserved */
     TERN_WIRE_PROV,          /* reserved */
+    TERN_WIRE_CERT_CSR,      /* device -> fleet: a certificate signing request */
+    TERN_WIRE_CERT_NEW,      /* fleet -> device: the certificate chain issued for it; retained */
+    TERN_WIRE_TRUST_NEW,     /* fleet -> device: a trust-store update; retained */
+    TERN_WIRE_QUARANTINE,    /* device -> quarantine endpoint: why a trust update failed */
     TERN_WIRE_KIND_COUNT
 } tern_wire_kind_t;
 
@@ -136,6 +155,15 @@ tern_err_t tern_wire_topic_parse(const char *topic, size_t len, const char **id,
 #define TERN_WIRE_TELEMETRY_MAX 65536u
 /** The largest twin message (bytes) either side takes. */
 #define TERN_WIRE_TWIN_MAX      4096u
+/** Largest CSR, cert/new, trust/new or quarantine message. */
+#define TERN_WIRE_CERT_MAX      8192u
+/** CBOR keys of the certificate messages (see above). */
+#define TERN_WIRE_C_DATA        1u /* CSR DER, chain PEM, trust PEM, or (quarantine) the store */
+#define TERN_WIRE_C_SERIAL      2u /* CSR serial, trust version */
+#define TERN_WIRE_Q_ERROR       3u
+#define TERN_WIRE_Q_DETAIL      4u
+#define TERN_WIRE_Q_FAILS       5u
+#define TERN_WIRE_Q_ID          6u
 
 /**
  * Why ternd refused a message (it logs the reason with the device and topic,

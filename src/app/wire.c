@@ -5,8 +5,8 @@
 #include <string.h>
 
 static const char *const k_kinds[TERN_WIRE_KIND_COUNT] = {
-    "telemetry", "presence", "twin/reported", "twin/desired", "cmd",
-    "cmd/resp",  "logs",     "crash",         "ota",          "prov",
+    "telemetry", "presence", "twin/reported", "twin/desired", "cmd",      "cmd/resp",  "logs",
+    "crash",     "ota",      "prov",          "cert/csr",     "cert/new", "trust/new", "quarantine",
 };
 
 const char *tern_wire_kind_name(tern_wire_kind_t kind)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tern/port/posix_conn.h"
@@ -15,6 +16,23 @@ tern_err_t tern_posix_conn_open(tern_posix_conn_t *c, const tern_posix_conn_conf
     return err;
 }
 
+/* Keep the account of the TLS failure @p err now: the session that knows it is freed
+ * at close, and the application asks after that (a link manager closes at once). */
+static void note_tls_failure(tern_posix_conn_t *c, tern_err_t err)
+{
+    tern_err_t d;
+    if (c->tls_open) {
+        c->tls_failure = tern_posix_tls_failure(&c->tls);
+        d = tern_posix_tls_describe(&c->tls, c->tls_why, sizeof c->tls_why);
+    } else {
+        c->tls_failure = TERN_POSIX_TLS_FAIL_OTHER;
+        int n = snprintf(c->tls_why, sizeof c->tls_why, "%s: the TLS session could not be set up",
+                         tern_err_name(err));
+        d = n >= 0 && (size_t)n < sizeof c->tls_why ? TERN_OK : TERN_ERR_TOO_SMALL;
+    }
+    c->tls_why_cut = d != TERN_OK;
+}
+
 /* The TLS files are only read once TCP is up, so a refused connect reports
  * as such, not as a TLS problem. */
 static tern_err_t conn_step(tern_posix_conn_t *c, tern_ms_t now_ms)
@@ -26,11 +44,16 @@ static tern_err_t conn_step(tern_posix_conn_t *c, tern_ms_t now_ms)
     if (!c->tls_open) {
         c->tcp_t = tern_posix_tcp_transport(&c->tcp);
         if ((err = tern_posix_tls_open(&c->tls, &c->tcp_t, c->tls_cfg)) != TERN_OK) {
+            note_tls_failure(c, err);
             return err;
         }
         c->tls_open = true;
     }
-    return tern_posix_tls_poll(&c->tls, now_ms);
+    err = tern_posix_tls_poll(&c->tls, now_ms);
+    if (err != TERN_OK && err != TERN_ERR_AGAIN) {
+        note_tls_failure(c, err);
+    }
+    return err;
 }
 
 tern_err_t tern_posix_conn_poll(tern_posix_conn_t *c, tern_ms_t now_ms)
@@ -91,6 +114,24 @@ void tern_posix_conn_close(tern_posix_conn_t *c)
         c->tls_open = false;
     }
     tern_posix_tcp_close(&c->tcp);
+}
+
+tern_posix_tls_failure_t tern_posix_conn_tls_failure(const tern_posix_conn_t *c)
+{
+    return c != NULL ? c->tls_failure : TERN_POSIX_TLS_FAIL_NONE;
+}
+
+tern_err_t tern_posix_conn_describe(const tern_posix_conn_t *c, char *buf, size_t cap)
+{
+    if (buf == NULL || cap == 0) {
+        return TERN_ERR_INVAL;
+    }
+    const char *why = c != NULL ? c->tls_why : "";
+    size_t len = strnlen(why, TERN_POSIX_CONN_DESCRIBE_MAX);
+    size_t n = len < cap ? len : cap - 1;
+    memcpy(buf, why, n);
+    buf[n] = '\0';
+    return n == len && !(c != NULL && c->tls_why_cut) ? TERN_OK : TERN_ERR_TOO_SMALL;
 }
 
 tern_err_t tern_posix_mqtt_run(tern_mqtt_t *m, tern_posix_conn_t *c, const tern_clock_t *clock,

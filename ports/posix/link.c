@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tern/port/posix_link.h"
 
+#include <string.h>
 #include <time.h>
 
 static tern_err_t pl_start(void *ctx, tern_ms_t now)
@@ -11,7 +12,11 @@ static tern_err_t pl_start(void *ctx, tern_ms_t now)
     (void)now;
     tern_posix_link_t *l = ctx;
     if (l->faulty.mode == TERN_POSIX_FAULTY_CUT) {
-        return TERN_ERR_CONNECT; /* the cable is out: nothing to connect over */
+        /* the cable is out: nothing to connect over, and no TLS failure to tell */
+        l->conn.tls_failure = TERN_POSIX_TLS_FAIL_NONE;
+        l->conn.tls_why[0] = '\0';
+        l->conn.tls_why_cut = false;
+        return TERN_ERR_CONNECT;
     }
     tern_err_t e = tern_posix_conn_open(&l->conn, &l->cfg);
     l->started = true;
@@ -68,6 +73,7 @@ void tern_posix_link_init(tern_posix_link_t *l, const char *host, uint16_t port,
     l->cfg.port = port;
     l->cfg.tcp = &l->tcp_opts;
     l->cfg.tls = tls;
+    memset(&l->conn, 0, sizeof l->conn); /* no failure to tell yet */
     l->conn.tcp.fd = -1;
     l->started = false;
     tern_transport_t lower = tern_posix_conn_transport(&l->conn);
@@ -93,4 +99,14 @@ void tern_posix_link_wait(tern_posix_link_t *l, bool want_write, uint32_t timeou
     }
     struct timespec ts = { (time_t)(timeout_ms / 1000u), (long)(timeout_ms % 1000u) * 1000000L };
     nanosleep(&ts, NULL);
+}
+
+tern_posix_tls_failure_t tern_posix_link_failure(const tern_posix_link_t *l)
+{
+    return l != NULL ? tern_posix_conn_tls_failure(&l->conn) : TERN_POSIX_TLS_FAIL_NONE;
+}
+
+tern_err_t tern_posix_link_describe(const tern_posix_link_t *l, char *buf, size_t cap)
+{
+    return tern_posix_conn_describe(l != NULL ? &l->conn : NULL, buf, cap);
 }

@@ -14,15 +14,16 @@
  * and judges validity periods by the host's time; the verify callback then
  * replaces every time verdict with one by the configured wall clock (or, with
  * that clock unknown, by the policy in posix_net.h). What failed is classified
- * from the final flags, plus two facts only the callback sees: whether the
- * clock policy refused, and whether the leaf signed itself.
+ * from the final flags, plus facts only the callback sees: whether the clock
+ * policy refused, whether the leaf signed itself, and the leaf's names (mbedTLS
+ * keeps no peer certificate after a failed handshake). The profile, the time
+ * arithmetic and the strict parse of PEM buffers are shared with the identity's
+ * X.509 operations (x509_common.c), so both judge a certificate alike.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
@@ -39,6 +40,7 @@
 #include "tern/port/posix.h"
 #include "tern/port/posix_net.h"
 #include "tls_keystore.h"
+#include "x509_priv.h"
 
 /* When the build was configured, in UTC seconds: set by ports/posix/CMakeLists.txt. */
 #ifndef TERN_POSIX_TLS_BUILD_TIME_S
@@ -78,6 +80,9 @@ struct tern_posix_tls_state {
     bool have_own_cert;
     bool clock_refused;    /* the unknown-clock policy could not judge a validity period */
     bool leaf_self_signed; /* the untrusted leaf is signed by its own key */
+    uint32_t chain_flags;  /* every certificate's verdict, or-ed, as the callback saw them */
+    /* The names of the server's leaf when its chain failed verification ("" if not) */
+    char peer_subject[160], peer_issuer[160];
     uint32_t timeout_ms;
     tern_ms_t deadline;
     bool deadline_set;
@@ -128,7 +133,6 @@ static bool would_block(int ret)
     return ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE;
 }
 
-#define BAD_TIME (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)
 #define BAD_CRL                                                                                   \
     (MBEDTLS_X509_BADCRL_NOT_TRUSTED | MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE | \
      MBEDTLS_X509_BADCRL_BAD_MD | MBEDTLS_X509_BADCRL_BAD_PK | MBEDTLS_X509_BADCRL_BAD_KEY)
@@ -204,23 +208,6 @@ static tern_err_t tls_fail(struct tern_posix_tls_state *s, int ret, tern_err_t e
 
 /* ------------------------------------------------------------ validation -- */
 
-/* Days from 1970-01-01 to the proleptic Gregorian date @p y-@p m-@p d. */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* An X.509 time as UTC seconds since 1970 (mbedTLS has checked its fields' ranges). */
-static int64_t x509_seconds(const mbedtls_x509_time *t)
-{
-    return days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
-}
-
 /* Judge the period [@p from, @p to]: @p past_flag if it is over, @p future_flag if it has
  * not begun, by the wall clock but never earlier than the floor; by the floor if the
  * clock is unknown, where a period that begins after the floor cannot be judged and
@@ -231,40 +218,24 @@ static uint32_t judge_period(struct tern_posix_tls_state *s, const mbedtls_x509_
     tern_walltime_t wall = tern_clock_wall(&s->clock);
     int64_t now = s->floor_s;
     if (wall.known) {
-        int64_t wall_s = wall.unix_ms / 1000 - (wall.unix_ms % 1000 < 0); /* also before 1970 */
+        int64_t wall_s = tern_posix_x509_ms_to_s(wall.unix_ms);
         now = wall_s > now ? wall_s : now; /* a clock set back cannot revive a certificate */
     }
-    uint32_t flags = 0;
-    if (now > x509_seconds(to)) {
-        flags |= past_flag; /* with the clock unknown too: now is past the floor */
-    }
-    if (now < x509_seconds(from)) {
-        if (wall.known) {
-            flags |= future_flag;
-        } else {
-            flags |= MBEDTLS_X509_BADCERT_OTHER;
-            s->clock_refused = true;
-        }
+    /* with the clock unknown, "over" holds too: now is past the floor */
+    uint32_t flags = tern_posix_x509_period(now, from, to, past_flag, future_flag);
+    if (!wall.known && (flags & future_flag) != 0) {
+        flags = (flags & ~future_flag) | MBEDTLS_X509_BADCERT_OTHER;
+        s->clock_refused = true;
     }
     return flags;
 }
 
-static bool same_name(const mbedtls_x509_buf *a, const mbedtls_x509_buf *b)
+/* @p dn as text ("CN=localhost, O=..."), ending in "..." if cut to fit @p cap (> 4). */
+static void dn_words(char *out, size_t cap, const mbedtls_x509_name *dn)
 {
-    return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
-}
-
-/* True if @p crt names itself as issuer and its signature verifies with its own key. */
-static bool self_signed(mbedtls_x509_crt *crt)
-{
-    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crt->sig_md);
-    unsigned char hash[MBEDTLS_MD_MAX_SIZE];
-    if (!same_name(&crt->issuer_raw, &crt->subject_raw) || md == NULL ||
-        mbedtls_md(md, crt->tbs.p, crt->tbs.len, hash) != 0) {
-        return false;
+    if (mbedtls_x509_dn_gets(out, cap, dn) < 0) { /* it zeroes out first, then cuts */
+        memcpy(out + cap - 4, "...", 4);
     }
-    return mbedtls_pk_verify_ext(crt->sig_pk, crt->sig_opts, &crt->pk, crt->sig_md, hash,
-                                 mbedtls_md_get_size(md), crt->sig.p, crt->sig.len) == 0;
 }
 
 /* mbedTLS's verify callback, once per certificate from the anchor down to the leaf
@@ -272,40 +243,34 @@ static bool self_signed(mbedtls_x509_crt *crt)
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     struct tern_posix_tls_state *s = ctx;
-    uint32_t f =
-        *flags & ~(uint32_t)(BAD_TIME | MBEDTLS_X509_BADCRL_EXPIRED | MBEDTLS_X509_BADCRL_FUTURE);
+    uint32_t f = *flags & ~(uint32_t)(TERN_POSIX_X509_BAD_TIME | MBEDTLS_X509_BADCRL_EXPIRED |
+                                      MBEDTLS_X509_BADCRL_FUTURE);
     f |= judge_period(s, &crt->valid_from, &crt->valid_to, MBEDTLS_X509_BADCERT_EXPIRED,
                       MBEDTLS_X509_BADCERT_FUTURE);
     /* mbedTLS checks a certificate against the CRLs of its issuer, except a trust
      * anchor: the self-issued top of the chain. */
-    if (s->have_crl && !same_name(&crt->issuer_raw, &crt->subject_raw)) {
+    if (s->have_crl && !tern_posix_x509_same_name(&crt->issuer_raw, &crt->subject_raw)) {
         for (const mbedtls_x509_crl *crl = &s->crl; crl != NULL; crl = crl->next) {
-            if (crl->version != 0 && same_name(&crl->issuer_raw, &crt->issuer_raw)) {
+            if (crl->version != 0 &&
+                tern_posix_x509_same_name(&crl->issuer_raw, &crt->issuer_raw)) {
                 f |= judge_period(s, &crl->this_update, &crl->next_update,
                                   MBEDTLS_X509_BADCRL_EXPIRED, MBEDTLS_X509_BADCRL_FUTURE);
             }
         }
     }
+    s->chain_flags |= f;
     if (depth == 0) {
-        s->leaf_self_signed = (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0 && self_signed(crt);
+        s->leaf_self_signed =
+            (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0 && tern_posix_x509_self_signed(crt);
+        if (s->chain_flags != 0) {
+            /* mbedTLS keeps no peer certificate after a failed handshake: note it now */
+            dn_words(s->peer_subject, sizeof s->peer_subject, &crt->subject);
+            dn_words(s->peer_issuer, sizeof s->peer_issuer, &crt->issuer);
+        }
     }
     *flags = f;
     return 0;
 }
-
-/* The certificate profile: SHA-2 (256 and up) signatures, RSA of 2048 bits or more,
- * EC on P-256 or P-384. mbedTLS applies it to every certificate of the chain. */
-static const mbedtls_x509_crt_profile k_profile = {
-    .allowed_mds = MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) |
-                   MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
-                   MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
-    .allowed_pks = MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSA) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECKEY) |
-                   MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECDSA) |
-                   MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSASSA_PSS),
-    .allowed_curves = MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) |
-                      MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
-    .rsa_min_bitlen = 2048,
-};
 
 /* Hashes we accept for the server's handshake signature (signature_algorithms): SHA-2
  * from 256 up; only SHA-256 when a key store signs, so that the handshake uses the one
@@ -456,15 +421,19 @@ static tern_err_t sha256_suites(struct tern_posix_tls_state *s)
 static tern_err_t load_credentials(struct tern_posix_tls_state *s,
                                    const tern_posix_tls_config_t *cfg)
 {
-    tern_err_t err = load_error(mbedtls_x509_crt_parse_file(&s->ca, cfg->ca_file));
+    tern_err_t err = cfg->ca_pem != NULL
+                         ? tern_posix_x509_parse_pem(&s->ca, cfg->ca_pem, cfg->ca_pem_len)
+                         : load_error(mbedtls_x509_crt_parse_file(&s->ca, cfg->ca_file));
     if (err == TERN_OK && cfg->crl_file != NULL) {
         err = load_error(mbedtls_x509_crl_parse_file(&s->crl, cfg->crl_file));
         s->have_crl = err == TERN_OK;
     }
-    if (err != TERN_OK || cfg->cert_file == NULL) {
+    if (err != TERN_OK || (cfg->cert_file == NULL && cfg->cert_pem == NULL)) {
         return err;
     }
-    err = load_error(mbedtls_x509_crt_parse_file(&s->cert, cfg->cert_file));
+    err = cfg->cert_pem != NULL
+              ? tern_posix_x509_parse_pem(&s->cert, cfg->cert_pem, cfg->cert_pem_len)
+              : load_error(mbedtls_x509_crt_parse_file(&s->cert, cfg->cert_file));
     if (err == TERN_OK) {
         err = load_client_key(s, cfg);
     }
@@ -478,31 +447,10 @@ static tern_err_t load_credentials(struct tern_posix_tls_state *s,
     return err;
 }
 
-/*
- * The DRBG's entropy, straight from the kernel (getrandom): what mbedTLS's entropy
- * collector would gather on Linux anyway, without its 37 KiB context in every session.
- */
-static int os_entropy(void *unused, unsigned char *buf, size_t len)
-{
-    (void)unused;
-    while (len > 0) {
-        ssize_t n = getrandom(buf, len, 0);
-        if (n < 0 && errno != EINTR) {
-            return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
-        }
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        }
-    }
-    return 0;
-}
-
 static tern_err_t tls_setup(struct tern_posix_tls_state *s, const tern_posix_tls_config_t *cfg,
                             unsigned char mfl)
 {
-    static const unsigned char k_pers[] = "tern posix tls";
-    if (mbedtls_ctr_drbg_seed(&s->drbg, os_entropy, NULL, k_pers, sizeof k_pers - 1) != 0 ||
+    if (tern_posix_drbg_seed(&s->drbg, "tern posix tls") != 0 ||
         mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
         return TERN_ERR_TLS;
@@ -518,7 +466,7 @@ static tern_err_t tls_setup(struct tern_posix_tls_state *s, const tern_posix_tls
                                  MBEDTLS_SSL_MINOR_VERSION_3);
     mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, s->have_crl ? &s->crl : NULL);
-    mbedtls_ssl_conf_cert_profile(&s->conf, &k_profile);
+    mbedtls_ssl_conf_cert_profile(&s->conf, &tern_posix_x509_profile);
     mbedtls_ssl_conf_verify(&s->conf, verify_cb, s);
     mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &s->drbg);
     if (mfl != MBEDTLS_SSL_MAX_FRAG_LEN_NONE && mbedtls_ssl_conf_max_frag_len(&s->conf, mfl) != 0) {
@@ -555,15 +503,26 @@ static void tls_free(struct tern_posix_tls_state *s)
     free(s);
 }
 
-/* The client key comes from exactly one place, and with a certificate. */
+/* Exactly one trust store, a file or a buffer; no length without its buffer. */
+static bool trust_ok(const tern_posix_tls_config_t *cfg)
+{
+    return (cfg->ca_file == NULL) != (cfg->ca_pem == NULL) &&
+           (cfg->ca_pem != NULL || cfg->ca_pem_len == 0) &&
+           (cfg->cert_pem != NULL || cfg->cert_pem_len == 0);
+}
+
+/* The client key comes from exactly one place, and with one certificate chain. */
 static bool client_key_ok(const tern_posix_tls_config_t *cfg)
 {
+    if (cfg->cert_file != NULL && cfg->cert_pem != NULL) {
+        return false;
+    }
+    bool cert = cfg->cert_file != NULL || cfg->cert_pem != NULL;
     if (cfg->keystore == NULL) {
-        return cfg->key_label == NULL && (cfg->cert_file == NULL) == (cfg->key_file == NULL);
+        return cfg->key_label == NULL && cert == (cfg->key_file != NULL);
     }
     size_t len = cfg->key_label != NULL ? strnlen(cfg->key_label, TERN_KEYSTORE_LABEL_MAX + 1) : 0;
-    return cfg->cert_file != NULL && cfg->key_file == NULL && len > 0 &&
-           len <= TERN_KEYSTORE_LABEL_MAX;
+    return cert && cfg->key_file == NULL && len > 0 && len <= TERN_KEYSTORE_LABEL_MAX;
 }
 
 tern_err_t tern_posix_tls_open(tern_posix_tls_t *tls, const tern_transport_t *lower,
@@ -575,7 +534,7 @@ tern_err_t tern_posix_tls_open(tern_posix_tls_t *tls, const tern_transport_t *lo
     }
     tls->s = NULL;
     if (lower == NULL || lower->ops == NULL || lower->ops->send == NULL ||
-        lower->ops->recv == NULL || cfg == NULL || cfg->ca_file == NULL || cfg->hostname == NULL ||
+        lower->ops->recv == NULL || cfg == NULL || !trust_ok(cfg) || cfg->hostname == NULL ||
         cfg->hostname[0] == '\0' || !client_key_ok(cfg) ||
         mfl_code(cfg->max_fragment_len, &mfl) != TERN_OK) {
         return TERN_ERR_INVAL;
@@ -874,6 +833,12 @@ tern_err_t tern_posix_tls_describe(const tern_posix_tls_t *tls, char *buf, size_
                      s->state == TLS_FAILED ? tern_err_name(s->err) : "TERN_OK",
                      tern_posix_tls_failure_str(s->failure), (unsigned)-s->mbed_err, what, alert,
                      flags[0] != '\0' ? "; verify:" : "", flags);
+    if (n >= 0 && (size_t)n < cap && s->peer_subject[0] != '\0') {
+        int more = snprintf(buf + n, cap - (size_t)n,
+                            "; server certificate: subject \"%s\", issuer \"%s\"", s->peer_subject,
+                            s->peer_issuer);
+        n = more >= 0 ? n + more : more;
+    }
     return n >= 0 && (size_t)n < cap ? TERN_OK : TERN_ERR_TOO_SMALL;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The link manager over two real TCP links from distinct loopback sources to a
  * mosquitto: the preferred one is cut with the fault-injecting wrapper, the
- * manager switches to the other, then fails back once the first is healed. */
+ * manager switches to the other, then fails back once the first is healed. And a TLS
+ * link whose handshake fails still says why after the manager closed it. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -18,6 +19,7 @@
 #include "tern_broker.h"
 #include "tern_test.h"
 #include "tern_test_net.h"
+#include "tern_testpki.h"
 
 static tern_err_t zero_fill(void *ctx, void *buf, size_t len)
 {
@@ -171,10 +173,97 @@ static void test_cut_switch_failback(void **state)
     tern_broker_close(&broker);
 }
 
+/* What the application sees when the link goes down: the link's own account. */
+typedef struct why {
+    int downs;
+    tern_err_t err;
+    tern_posix_tls_failure_t failure;
+    char text[TERN_POSIX_CONN_DESCRIBE_MAX];
+} why_t;
+
+static void on_down(void *arg, const tern_link_event_t *ev)
+{
+    why_t *w = arg;
+    if (ev->type == TERN_LINK_EVENT_DOWN) {
+        w->downs++;
+        w->err = ev->err;
+        /* the manager closed the link before telling us: the account survived that */
+        w->failure = tern_posix_link_failure(ev->link->ctx);
+        assert_int_equal(tern_posix_link_describe(ev->link->ctx, w->text, sizeof w->text), TERN_OK);
+    }
+}
+
+/* A TLS link to a server whose CA we do not trust: the manager gives it up, and the
+ * link tells which check failed and on which certificate; trusting the right CA, it
+ * comes up and has nothing to tell. */
+static void test_tls_failure_described(void **state)
+{
+    (void)state;
+    tern_test_net_init();
+    static tern_testpki_t pki;
+    static tern_broker_t broker;
+    assert_int_equal(tern_testpki_make(&pki), TERN_OK);
+    tern_broker_config_t bcfg;
+    tern_broker_config_default(&bcfg);
+    bcfg.ntls = 1;
+    bcfg.tls[0] = (tern_broker_tls_t){ pki.ca.crt, pki.server.crt, pki.server.key, false };
+    assert_int_equal(tern_broker_start(&broker, &bcfg), TERN_OK);
+
+    tern_posix_tls_config_t tls = { .ca_file = pki.other_ca.crt, .hostname = "localhost" };
+    static tern_posix_link_t tl;
+    tern_posix_link_init(&tl, "127.0.0.1", broker.tls_port[0], "127.0.0.1", 2000, &tls, NULL);
+    char text[64];
+    assert_int_equal(tern_posix_link_describe(&tl, text, sizeof text), TERN_OK);
+    assert_string_equal(text, ""); /* nothing tried yet */
+    assert_int_equal(tern_posix_link_failure(&tl), TERN_POSIX_TLS_FAIL_NONE);
+
+    tern_rng_t rng = { &zero_rng_ops, NULL };
+    tern_backoff_config_t bc = { TERN_BACKOFF_ADDITIVE, 100, 1000, 0, 0 };
+    tern_backoff_t bo;
+    assert_int_equal(tern_backoff_init(&bo, &bc, &rng), TERN_OK);
+    tern_link_t link;
+    memset(&link, 0, sizeof link);
+    link.name = "tls";
+    link.kind = TERN_LINK_ETHERNET;
+    link.mtu = 1500;
+    link.ops = &tern_posix_link_ops;
+    link.ctx = &tl;
+    link.backoff = &bo;
+    why_t w;
+    memset(&w, 0, sizeof w);
+    tern_link_config_t cfg = { 0, on_down, &w };
+    tern_link_mgr_t m;
+    assert_int_equal(tern_link_init(&m, &link, 1, &cfg), TERN_OK);
+    tern_ms_t end = tern_deadline_in(tern_test_now_ms(), 5000);
+    while (w.downs == 0 && !tern_deadline_passed(tern_test_now_ms(), end)) {
+        (void)tern_link_poll(&m, tern_test_now_ms());
+        tern_posix_link_wait(&tl, false, 20);
+    }
+    assert_int_equal(w.downs, 1);
+    assert_int_equal(w.err, TERN_ERR_CERT);
+    assert_int_equal(w.failure, TERN_POSIX_TLS_FAIL_UNKNOWN_CA);
+    printf("  link down: %s\n", w.text);
+    assert_non_null(strstr(w.text, tern_posix_tls_failure_str(TERN_POSIX_TLS_FAIL_UNKNOWN_CA)));
+    assert_non_null(strstr(w.text, "subject \"CN=localhost\", issuer \"CN=tern test CA\""));
+    assert_int_equal(tern_posix_link_describe(&tl, text, sizeof text), TERN_ERR_TOO_SMALL);
+    assert_int_equal(strlen(text), sizeof text - 1); /* cut, terminated */
+
+    /* the right CA: the next attempt comes up, and the account is gone */
+    tls.ca_file = pki.ca.crt;
+    assert_true(poll_until_active(&m, &link, 3000));
+    assert_int_equal(tern_posix_link_failure(&tl), TERN_POSIX_TLS_FAIL_NONE);
+    assert_int_equal(tern_posix_link_describe(&tl, text, sizeof text), TERN_OK);
+    assert_string_equal(text, "");
+    tern_link_close_all(&m);
+    tern_broker_close(&broker);
+    tern_testpki_remove(&pki);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cut_switch_failback),
+        cmocka_unit_test(test_tls_failure_described),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

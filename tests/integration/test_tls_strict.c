@@ -3,7 +3,7 @@
  * case: each bad server is refused during the handshake, before any MQTT byte, with its
  * own tern_posix_tls_failure(); validity is judged by the HAL wall clock (set far off,
  * or unknown) and not by the host's time; client authentication signs through a key
- * store. */
+ * store; the trust store and client chain may be PEM in memory. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -502,6 +502,169 @@ static void test_keystore_client_auth(void **state)
     store_close(&store);
 }
 
+/* A configuration tern_posix_tls_open() must refuse, and how. */
+typedef struct open_case {
+    tern_posix_tls_config_t cfg;
+    tern_err_t want;
+} open_case_t;
+
+/* Each of @p n cases refused at open with its error, leaving no session; open never
+ * touches the stream, so a TCP connection that never connected does. */
+static void expect_open_refused(const open_case_t *cases, size_t n)
+{
+    tern_posix_tcp_t tcp;
+    memset(&tcp, 0, sizeof tcp);
+    tern_transport_t lower = tern_posix_tcp_transport(&tcp);
+    for (size_t i = 0; i < n; i++) {
+        tern_posix_tls_t tls;
+        memset(&tls, 0xA5, sizeof tls);
+        tern_err_t err = tern_posix_tls_open(&tls, &lower, &cases[i].cfg);
+        if (err != cases[i].want) {
+            printf("case %zu: %s\n", i, tern_err_name(err));
+        }
+        assert_int_equal(err, cases[i].want);
+        assert_null(tls.s);
+    }
+}
+
+/* @p path's bytes, without a NUL (as an identity holds PEM); free() it. */
+static uint8_t *read_pem(const char *path, size_t *len)
+{
+    uint8_t *p = NULL;
+    /* mbedTLS appends a NUL and counts it for PEM: drop it */
+    assert_int_equal(mbedtls_pk_load_file(path, &p, len), 0);
+    assert_true(*len > 1 && p[*len - 1] == '\0');
+    (*len)--;
+    return p;
+}
+
+/* The trust store and the client chain in memory instead of files (PEM, no NUL), the
+ * key in a key store: the listener that requires a client certificate accepts us, and
+ * the buffers are only read at open. An unknown CA is explained with the names of the
+ * server's certificate. Mistakes in the buffers are refused at open. */
+static void test_pem_buffers(void **state)
+{
+    fixture_t *fx = *state;
+    test_store_t store;
+    store_open(&store, fx->pki.client.key);
+    tern_keystore_t ks = { &k_store_ops, &store };
+    size_t ca_len = 0, crt_len = 0, other_len = 0;
+    uint8_t *ca = read_pem(fx->pki.ca.crt, &ca_len);
+    uint8_t *crt = read_pem(fx->pki.client.crt, &crt_len);
+    uint8_t *other = read_pem(fx->pki.other_ca.crt, &other_len);
+    tern_posix_tls_config_t cfg = { .ca_pem = ca,
+                                    .ca_pem_len = ca_len,
+                                    .hostname = "localhost",
+                                    .cert_pem = crt,
+                                    .cert_pem_len = crt_len,
+                                    .keystore = &ks,
+                                    .key_label = "device" };
+    expect_connect(fx, L_MTLS, &cfg, "tern-strict-pem");
+    assert_int_equal(store.signs, 1);
+
+    /* copied at open: wiping them before the handshake changes nothing */
+    uint8_t *ca_copy = malloc(ca_len), *crt_copy = malloc(crt_len);
+    assert_true(ca_copy != NULL && crt_copy != NULL);
+    memcpy(ca_copy, ca, ca_len);
+    memcpy(crt_copy, crt, crt_len);
+    tern_posix_tls_config_t cfg2 = cfg;
+    cfg2.ca_pem = ca_copy;
+    cfg2.cert_pem = crt_copy;
+    tern_posix_tcp_t tcp;
+    tern_posix_tls_t tls;
+    assert_int_equal(tern_test_tcp_connect(&tcp, "127.0.0.1", fx->broker.tls_port[L_MTLS], NULL),
+                     TERN_OK);
+    tern_transport_t lower = tern_posix_tcp_transport(&tcp);
+    assert_int_equal(tern_posix_tls_open(&tls, &lower, &cfg2), TERN_OK);
+    memset(ca_copy, 0, ca_len);
+    memset(crt_copy, 0, crt_len);
+    free(ca_copy);
+    free(crt_copy);
+    assert_int_equal(tern_test_tls_handshake(&tls, tern_posix_tcp_fd(&tcp)), TERN_OK);
+    tern_posix_tls_close(&tls);
+    tern_posix_tcp_close(&tcp);
+
+    /* the wrong CA in memory: refused, and the account names the server's certificate */
+    tern_posix_tls_config_t wrong = { .ca_pem = other,
+                                      .ca_pem_len = other_len,
+                                      .hostname = "localhost" };
+    conn_t c;
+    assert_int_equal(conn_open(&c, fx, L_VALID, &wrong), TERN_ERR_CERT);
+    assert_int_equal(tern_posix_tls_failure(&c.tls), TERN_POSIX_TLS_FAIL_UNKNOWN_CA);
+    char why[768];
+    assert_int_equal(tern_posix_tls_describe(&c.tls, why, sizeof why), TERN_OK);
+    assert_non_null(strstr(why, "server certificate: subject \"CN=localhost\", "
+                                "issuer \"CN=tern test CA\""));
+    conn_close(&c);
+    /* a failure that is not the chain's names no certificate */
+    cfg.cert_pem = NULL;
+    cfg.cert_pem_len = 0;
+    cfg.keystore = NULL;
+    cfg.key_label = NULL;
+    assert_int_equal(conn_open(&c, fx, L_MTLS, &cfg), TERN_ERR_TLS);
+    assert_int_equal(tern_posix_tls_describe(&c.tls, why, sizeof why), TERN_OK);
+    assert_null(strstr(why, "server certificate:"));
+    conn_close(&c);
+
+    /* mistakes, refused at open */
+    uint8_t junk[] = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+    uint8_t *tail = malloc(crt_len + 6);
+    assert_non_null(tail);
+    memcpy(tail, crt, crt_len);
+    memcpy(tail + crt_len, "junk\n", 6);
+    const char *h = "localhost";
+    const open_case_t cases[] = {
+        /* no trust store, or two */
+        { { .hostname = h }, TERN_ERR_INVAL },
+        { { .ca_file = fx->pki.ca.crt, .ca_pem = ca, .ca_pem_len = ca_len, .hostname = h },
+          TERN_ERR_INVAL },
+        { { .ca_pem_len = ca_len, .hostname = h }, TERN_ERR_INVAL },
+        /* two client chains */
+        { { .ca_pem = ca,
+            .ca_pem_len = ca_len,
+            .hostname = h,
+            .cert_file = fx->pki.client.crt,
+            .cert_pem = crt,
+            .cert_pem_len = crt_len,
+            .keystore = &ks,
+            .key_label = "device" },
+          TERN_ERR_INVAL },
+        /* a chain without its key */
+        { { .ca_pem = ca,
+            .ca_pem_len = ca_len,
+            .hostname = h,
+            .cert_pem = crt,
+            .cert_pem_len = crt_len },
+          TERN_ERR_INVAL },
+        /* buffers that do not parse, empty, or with something after the certificate */
+        { { .ca_pem = junk, .ca_pem_len = sizeof junk - 1, .hostname = h }, TERN_ERR_MALFORMED },
+        { { .ca_pem = ca, .ca_pem_len = 0, .hostname = h }, TERN_ERR_MALFORMED },
+        { { .ca_pem = ca,
+            .ca_pem_len = ca_len,
+            .hostname = h,
+            .cert_pem = tail,
+            .cert_pem_len = crt_len + 5,
+            .keystore = &ks,
+            .key_label = "device" },
+          TERN_ERR_MALFORMED },
+        /* the chain for another key: the other CA's certificate is not the client's */
+        { { .ca_pem = ca,
+            .ca_pem_len = ca_len,
+            .hostname = h,
+            .cert_pem = other,
+            .cert_pem_len = other_len,
+            .keystore = &ks,
+            .key_label = "device" },
+          TERN_ERR_INVAL },
+    };
+    expect_open_refused(cases, sizeof cases / sizeof cases[0]);
+    free(tail);
+    free(other);
+    free(crt);
+    free(ca);
+    store_close(&store);
+}
+
 /* Key store and CRL configuration mistakes are refused at open. */
 static void test_bad_configuration(void **state)
 {
@@ -509,15 +672,9 @@ static void test_bad_configuration(void **state)
     test_store_t store;
     store_open(&store, fx->pki.client.key);
     tern_keystore_t ks = { &k_store_ops, &store };
-    tern_posix_tcp_t tcp;
-    memset(&tcp, 0, sizeof tcp); /* open never touches the stream */
-    tern_transport_t lower = tern_posix_tcp_transport(&tcp);
     const char *ca = fx->pki.ca.crt, *crt = fx->pki.client.crt, *host = "localhost";
     const char *key = fx->pki.client.key;
-    const struct {
-        tern_posix_tls_config_t cfg;
-        tern_err_t want;
-    } cases[] = {
+    const open_case_t cases[] = {
         /* both a key file and a key store */
         { { .ca_file = ca,
             .hostname = host,
@@ -561,16 +718,7 @@ static void test_bad_configuration(void **state)
         { { .ca_file = ca, .hostname = host, .crl_file = "/nonexistent/ca.crl" }, TERN_ERR_IO },
         { { .ca_file = ca, .hostname = host, .crl_file = ca }, TERN_ERR_MALFORMED },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tern_posix_tls_t tls;
-        memset(&tls, 0xA5, sizeof tls);
-        tern_err_t err = tern_posix_tls_open(&tls, &lower, &cases[i].cfg);
-        if (err != cases[i].want) {
-            printf("case %zu: %s\n", i, tern_err_name(err));
-        }
-        assert_int_equal(err, cases[i].want);
-        assert_null(tls.s);
-    }
+    expect_open_refused(cases, sizeof cases / sizeof cases[0]);
     assert_int_equal(store.signs, 0); /* nothing is signed at open */
 
     /* Before a handshake, and for a session never opened: no failure to report. */
@@ -603,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_hal_clock_counts),
         cmocka_unit_test(test_clock_unknown),
         cmocka_unit_test(test_keystore_client_auth),
+        cmocka_unit_test(test_pem_buffers),
         cmocka_unit_test(test_bad_configuration),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

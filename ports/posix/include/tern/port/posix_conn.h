@@ -28,6 +28,9 @@ typedef struct tern_posix_conn_config {
     const tern_posix_tls_config_t *tls; /* NULL: plain TCP; must stay valid until connected */
 } tern_posix_conn_config_t;
 
+/** Room for tern_posix_conn_describe(): any account tern_posix_tls_describe() gives fits. */
+#define TERN_POSIX_CONN_DESCRIBE_MAX 1536
+
 /** A connection: TCP and, if configured, TLS over it. Fields are private. */
 typedef struct tern_posix_conn {
     tern_posix_tcp_t tcp;
@@ -36,6 +39,10 @@ typedef struct tern_posix_conn {
     const tern_posix_tls_config_t *tls_cfg;
     bool tls_open;
     tern_err_t state; /* TERN_ERR_AGAIN while connecting, then TERN_OK or the failure */
+    /* How TLS failed while connecting, kept past close: NONE and "" if it did not. */
+    tern_posix_tls_failure_t tls_failure;
+    bool tls_why_cut; /* tern_posix_tls_describe() did not fit tls_why */
+    char tls_why[TERN_POSIX_CONN_DESCRIBE_MAX];
 } tern_posix_conn_t;
 
 /**
@@ -64,6 +71,21 @@ tern_err_t tern_posix_conn_establish(tern_posix_conn_t *c, const tern_posix_conn
 
 /** Close TLS (close_notify) and TCP. Safe to call twice. */
 void tern_posix_conn_close(tern_posix_conn_t *c);
+
+/**
+ * Why TLS failed during the last connect (open or poll), kept after close until the
+ * next open: tern_posix_tls_failure() of its handshake (TERN_POSIX_TLS_FAIL_OTHER if
+ * the session could not even be set up, e.g. a trust store that does not parse), or
+ * TERN_POSIX_TLS_FAIL_NONE if the connect did not fail in TLS.
+ */
+tern_posix_tls_failure_t tern_posix_conn_tls_failure(const tern_posix_conn_t *c);
+
+/**
+ * The one-line account of that failure (tern_posix_tls_describe(), taken before the
+ * session was freed) into @p buf, "" if there was none. TERN_ERR_TOO_SMALL if it does
+ * not fit @p cap (it is cut, terminated); TERN_ERR_INVAL for no @p buf.
+ */
+tern_err_t tern_posix_conn_describe(const tern_posix_conn_t *c, char *buf, size_t cap);
 
 /** Stop condition for tern_posix_mqtt_run(): return true to stop. */
 typedef bool (*tern_posix_until_fn)(void *arg);

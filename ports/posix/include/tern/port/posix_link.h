@@ -66,6 +66,23 @@ int tern_posix_link_fd(const tern_posix_link_t *l);
  */
 void tern_posix_link_wait(tern_posix_link_t *l, bool want_write, uint32_t timeout_ms);
 
+/**
+ * Which TLS check failed in the link's last connect, for a report after the link
+ * manager gave the link up (it closes the link at once: the account is kept). NONE
+ * if that connect did not fail in TLS (it succeeded, TCP failed, the link was cut, or
+ * no connect was made yet). See tern_posix_conn_tls_failure().
+ */
+tern_posix_tls_failure_t tern_posix_link_failure(const tern_posix_link_t *l);
+
+/**
+ * The one-line account of that failure into @p buf (tern_posix_tls_describe(): the
+ * check, the mbedTLS error, the server's alert, the verify flags, and the subject and
+ * issuer of a server certificate that failed verification); "" if there was none.
+ * TERN_ERR_TOO_SMALL if it does not fit @p cap (cut, terminated; TERN_POSIX_CONN_DESCRIBE_MAX
+ * always do), TERN_ERR_INVAL for no @p buf.
+ */
+tern_err_t tern_posix_link_describe(const tern_posix_link_t *l, char *buf, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -117,17 +117,24 @@ void tern_posix_tcp_close(tern_posix_tcp_t *t);
 #define TERN_POSIX_TLS_TIMEOUT_MS 15000u
 
 /**
- * A TLS 1.2 client. Paths are read at open; the clock and key store are copied, and
- * their state must outlive the session.
+ * A TLS 1.2 client. Paths are read and PEM buffers parsed at open (the buffers need not
+ * outlive it); the clock and key store are copied, and their state must outlive the
+ * session.
+ *
+ * The trust store is ca_file or ca_pem, exactly one; the client certificate chain,
+ * if any, cert_file or cert_pem, at most one. A buffer is PEM (leaf first for a chain),
+ * its length excludes any NUL, and it is read strictly where a file is not: every
+ * certificate in it must parse and nothing but whitespace may follow the last one
+ * (explanatory text before a certificate is allowed), else TERN_ERR_MALFORMED.
  *
  * Everything below is checked during the handshake, so a failed check ends it before
  * any application (MQTT) byte can be sent:
- * - the server's chain must lead to a trust anchor of ca_file, with every signature,
+ * - the server's chain must lead to a trust anchor of the trust store, with every signature,
  *   key and certificate within the profile: SHA-256, SHA-384 or SHA-512 signatures;
  *   RSA keys of 2048 bits or more; EC keys on P-256 or P-384. A server certificate
  *   signed by itself is refused like any unknown issuer (it is not in the trust
  *   store), but reported as self-signed. Pin a self-signed server by putting its
- *   certificate in ca_file.
+ *   certificate in the trust store.
  * - the hostname must be one of the leaf's DNS names (or its CN).
  * - with crl_file, no certificate of the chain may be on its issuer's CRL, and a CRL
  *   that is stale (next update passed), not yet valid or badly signed fails too.
@@ -155,14 +162,14 @@ void tern_posix_tcp_close(tern_posix_tcp_t *t);
  *   F and now; keep F recent (store the last wall time seen, pass it as
  *   time_floor_ms) to narrow that window. A known clock closes it.
  *
- * Client authentication: cert_file with key_file (a PEM key, possibly encrypted), or
- * cert_file with keystore + key_label: the private key stays in the key store, which
- * signs the handshake. Key stores sign SHA-256 digests (tern/keystore.h), so then only
- * cipher suites whose handshake hash is SHA-256 are offered (no *_SHA384 suites: mbedTLS
- * signs CertificateVerify with the suite's hash), and signature_algorithms offers
- * SHA-256 only. Either way the certificate must be for that key (checked at open). A
- * server that asks for a client certificate when none is configured, then refuses the
- * handshake, is reported as TERN_POSIX_TLS_FAIL_CLIENT_CERT_REQUIRED.
+ * Client authentication: cert_file (or cert_pem) with key_file (a PEM key, possibly
+ * encrypted), or cert_file (or cert_pem) with keystore + key_label: the private key stays in the
+ * key store, which signs the handshake. Key stores sign SHA-256 digests (tern/keystore.h), so then
+ * only cipher suites whose handshake hash is SHA-256 are offered (no *_SHA384 suites: mbedTLS signs
+ * CertificateVerify with the suite's hash), and signature_algorithms offers SHA-256 only. Either
+ * way the certificate must be for that key (checked at open). A server that asks for a client
+ * certificate when none is configured, then refuses the handshake, is reported as
+ * TERN_POSIX_TLS_FAIL_CLIENT_CERT_REQUIRED.
  *
  * Limits of mbedTLS 2.28 worth knowing: the hostname is matched against the
  * certificate's DNS names (and CN) only, never its IP-address SANs, so connect
@@ -172,13 +179,17 @@ void tern_posix_tcp_close(tern_posix_tcp_t *t);
  * else the handshake fails with TERN_ERR_TLS. With a short EC chain 1024 does.
  */
 typedef struct tern_posix_tls_config {
-    const char *ca_file;  /* PEM trust anchors; required: the server is always verified */
-    const char *hostname; /* required: checked against the certificate and sent as SNI */
-    const char *crl_file; /* PEM or DER CRLs of the trust store's CAs, checked if set, or NULL */
+    const char *ca_file; /* PEM trust anchors, or NULL for ca_pem: the server is always verified */
+    const uint8_t *ca_pem; /* instead of ca_file: the trust anchors in memory (PEM), or NULL */
+    size_t ca_pem_len;     /* bytes of ca_pem, no NUL needed */
+    const char *hostname;  /* required: checked against the certificate and sent as SNI */
+    const char *crl_file;  /* PEM or DER CRLs of the trust store's CAs, checked if set, or NULL */
     const char *cert_file, *key_file; /* client certificate chain and key (PEM) for mTLS, or NULL */
-    const char *key_password;         /* for an encrypted key, or NULL */
+    const uint8_t *cert_pem;  /* instead of cert_file: the client chain in memory (PEM), or NULL */
+    size_t cert_pem_len;      /* bytes of cert_pem, no NUL needed */
+    const char *key_password; /* for an encrypted key, or NULL */
     /* Instead of key_file: the key store holding the client key and its label (at most
-     * TERN_KEYSTORE_LABEL_MAX characters); needs cert_file. NULL: none. */
+     * TERN_KEYSTORE_LABEL_MAX characters); needs cert_file or cert_pem. NULL: none. */
     const tern_keystore_t *keystore;
     const char *key_label;
     /* The wall clock certificates are judged by. NULL: the host's CLOCK_REALTIME, always
@@ -195,7 +206,7 @@ typedef struct tern_posix_tls_config {
 /** Which check failed: tern_posix_tls_failure() after a handshake failed. */
 typedef enum tern_posix_tls_failure {
     TERN_POSIX_TLS_FAIL_NONE = 0,      /* no failure (yet) */
-    TERN_POSIX_TLS_FAIL_UNKNOWN_CA,    /* the server's chain leads to no anchor of ca_file */
+    TERN_POSIX_TLS_FAIL_UNKNOWN_CA,    /* the server's chain leads to no anchor of the store */
     TERN_POSIX_TLS_FAIL_SELF_SIGNED,   /* the server's certificate is signed by itself, untrusted */
     TERN_POSIX_TLS_FAIL_REVOKED,       /* a certificate of the chain is on its issuer's CRL */
     TERN_POSIX_TLS_FAIL_WEAK,          /* a key or signature algorithm below the profile */
@@ -216,9 +227,10 @@ typedef struct tern_posix_tls {
 
 /**
  * Set up a client session over @p lower (copied; its state must outlive @p tls and it
- * stays the caller's to close). Loads the files and seeds a per-session CTR-DRBG from
- * the OS entropy. TERN_ERR_INVAL for a missing CA or hostname, a certificate without
- * its key (or with both key_file and keystore, or a keystore without key_label), a
+ * stays the caller's to close). Loads the files and buffers and seeds a per-session
+ * CTR-DRBG from the OS entropy. TERN_ERR_INVAL for no trust store or two (ca_file and
+ * ca_pem), both cert_file and cert_pem, a missing hostname, a certificate without its
+ * key (or with both key_file and keystore, or a keystore without key_label), a
  * certificate that is not for its key, a bad fragment length or ALPN name;
  * TERN_ERR_IO if a file cannot be read; TERN_ERR_MALFORMED if one does not parse; the
  * key store's error (TERN_ERR_NOT_FOUND: no such label); TERN_ERR_TLS if mbedTLS
@@ -288,7 +300,8 @@ int tern_posix_tls_mbedtls_error(const tern_posix_tls_t *tls);
 
 /**
  * A one-line account of the last failure for logs: the check that failed, the mbedTLS
- * error, the server's alert if one came, and the verify flags in words.
+ * error, the server's alert if one came, the verify flags in words, and, when the
+ * server's chain failed verification, the subject and issuer of its leaf.
  * TERN_ERR_TOO_SMALL if it did not fit in @p cap (it is cut, terminated).
  */
 tern_err_t tern_posix_tls_describe(const tern_posix_tls_t *tls, char *buf, size_t cap);

@@ -28,9 +28,12 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ca.h"
 #include "cborjson.h"
+#include "log.h"
 #include "store.h"
 #include "tern/wire.h"
 
@@ -366,6 +369,42 @@ static int known_device(ternd_api_t *a, const char *id, ternd_device_t *d, answe
     return rc;
 }
 
+/* The device's latest certificate and trust store (JSON null for none), or -1 (*ans the 500). */
+static int certs_json(ternd_api_t *a, const char *id, json_t **cert, json_t **trust, answer_t *ans)
+{
+    ternd_cert_row_t c;
+    ternd_trust_row_t t;
+    *cert = *trust = NULL;
+    int rc = ternd_store_cert_latest(a->store, id, &c);
+    if (rc < 0) {
+        *ans = store_failed(a);
+        return -1;
+    }
+    *cert = rc == 0
+                ? json_null()
+                : json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "serial", c.serial, "request",
+                            (json_int_t)c.request, "not_before_ms", (json_int_t)c.not_before * 1000,
+                            "not_after_ms", (json_int_t)c.not_after * 1000, "issued_ms",
+                            (json_int_t)c.issued_ms, "published", c.published);
+    rc = ternd_store_trust_latest(a->store, id, &t);
+    if (rc < 0) {
+        json_decref(*cert);
+        *cert = NULL;
+        *ans = store_failed(a);
+        return -1;
+    }
+    *trust = rc == 0 ? json_null()
+                     : json_pack("{s:I, s:I, s:b}", "version", (json_int_t)t.version, "created_ms",
+                                 (json_int_t)t.created_ms, "published", t.published);
+    if (*cert == NULL || *trust == NULL) {
+        json_decref(*cert);
+        json_decref(*trust);
+        *ans = ok_answer(NULL);
+        return -1;
+    }
+    return 0;
+}
+
 static answer_t get_device(ternd_api_t *a, const char *id)
 {
     ternd_device_t d;
@@ -373,16 +412,80 @@ static answer_t get_device(ternd_api_t *a, const char *id)
     if (known_device(a, id, &d, &ans) != 1) {
         return ans;
     }
+    json_t *cert, *trust;
+    if (certs_json(a, id, &cert, &trust, &ans) != 0) {
+        return ans;
+    }
     json_t *twin = twin_json(a, id, &ans);
     if (twin == NULL) {
+        json_decref(cert);
+        json_decref(trust);
         return ans;
     }
     json_t *j = device_json(&d);
-    if (j == NULL || json_object_set_new(j, "twin", twin) != 0) {
+    if (j == NULL) {
+        json_decref(cert);
+        json_decref(trust);
+        json_decref(twin);
+        return ok_answer(NULL);
+    }
+    int bad = json_object_set_new(j, "certificate", cert);
+    bad |= json_object_set_new(j, "trust", trust);
+    bad |= json_object_set_new(j, "twin", twin);
+    if (bad) {
         json_decref(j);
         return ok_answer(NULL);
     }
     return ok_answer(j);
+}
+
+/* ---------------------------------------------------------------- trust -- */
+
+/* What a trust/new message adds around the PEM: the map, two keys, the text's head (up to
+ * 5 bytes), the version (up to 9). */
+#define TRUST_MSG_OVERHEAD 17
+
+static answer_t put_trust(ternd_api_t *a, const char *id, req_t *r)
+{
+    if (r->too_big) {
+        return error_answer(MHD_HTTP_BAD_REQUEST, "body larger than %u bytes",
+                            (unsigned)TERND_API_BODY_MAX);
+    }
+    if (r->body == NULL || r->len == 0) {
+        return error_answer(MHD_HTTP_BAD_REQUEST,
+                            "the body must be a trust store: PEM CA certificates");
+    }
+    char why[300];
+    char *pem = NULL;
+    size_t pem_len = 0, n = 0;
+    if (ternd_ca_trust_check(r->body, r->len, &n, &pem, &pem_len, why, sizeof why) != 0) {
+        return error_answer(MHD_HTTP_BAD_REQUEST, "not a trust store: %s", why);
+    }
+    answer_t ans;
+    if (pem_len > TERN_WIRE_CERT_MAX - TRUST_MSG_OVERHEAD) {
+        ans = error_answer(MHD_HTTP_BAD_REQUEST,
+                           "the trust store's %zu certificates take %zu bytes as PEM; a trust "
+                           "update holds at most %u",
+                           n, pem_len, (unsigned)(TERN_WIRE_CERT_MAX - TRUST_MSG_OVERHEAD));
+        free(pem);
+        return ans;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    uint64_t version = 0;
+    if (ternd_store_trust_put(a->store, id, pem, pem_len, now, &version) != 0) {
+        free(pem);
+        return store_failed(a);
+    }
+    free(pem);
+    if (a->hooks.trust_changed != NULL) {
+        a->hooks.trust_changed(a->hooks.trust_ctx, id);
+    }
+    ternd_log("api: %s: trust store version %llu (%zu certificates) stored", id,
+              (unsigned long long)version, n);
+    return ok_answer(
+        json_pack("{s:I, s:I}", "version", (json_int_t)version, "certificates", (json_int_t)n));
 }
 
 static answer_t get_twin(ternd_api_t *a, const char *id)
@@ -677,7 +780,7 @@ static answer_t route(ternd_api_t *a, struct MHD_Connection *conn, const char *u
     const char *slash = strchr(rest, '/');
     size_t id_len = slash != NULL ? (size_t)(slash - rest) : strlen(rest);
     const char *sub = rest + id_len;
-    enum { R_DEVICE, R_TWIN, R_DESIRED, R_TELEMETRY } which;
+    enum { R_DEVICE, R_TWIN, R_DESIRED, R_TELEMETRY, R_TRUST } which;
     if (sub[0] == '\0') {
         which = R_DEVICE;
     } else if (strcmp(sub, "/twin") == 0) {
@@ -686,11 +789,15 @@ static answer_t route(ternd_api_t *a, struct MHD_Connection *conn, const char *u
         which = R_DESIRED;
     } else if (strcmp(sub, "/telemetry") == 0) {
         which = R_TELEMETRY;
+    } else if (strcmp(sub, "/trust") == 0) {
+        which = R_TRUST;
     } else {
         return error_answer(MHD_HTTP_NOT_FOUND, "not found");
     }
-    if (which == R_DESIRED ? strcmp(method, MHD_HTTP_METHOD_PATCH) != 0 : !is_get(method)) {
-        return wrong_method(which == R_DESIRED ? "PATCH" : "GET, HEAD");
+    if (which == R_DESIRED ? strcmp(method, MHD_HTTP_METHOD_PATCH) != 0
+        : which == R_TRUST ? strcmp(method, MHD_HTTP_METHOD_PUT) != 0
+                           : !is_get(method)) {
+        return wrong_method(which == R_DESIRED ? "PATCH" : which == R_TRUST ? "PUT" : "GET, HEAD");
     }
     if (!tern_wire_id_ok(rest, id_len)) {
         return error_answer(MHD_HTTP_BAD_REQUEST,
@@ -709,6 +816,8 @@ static answer_t route(ternd_api_t *a, struct MHD_Connection *conn, const char *u
         return patch_desired(a, id, r);
     case R_TELEMETRY:
         return get_telemetry(a, conn, id);
+    case R_TRUST:
+        return put_trust(a, id, r);
     }
     return error_answer(MHD_HTTP_NOT_FOUND, "not found");
 }

@@ -8,8 +8,8 @@
  * Threads: the API runs every request on libmicrohttpd's one internal thread,
  * with its own store connection (opened on the same database file as the MQTT
  * loop's; SQLite's WAL and busy timeout let both share it), so it never
- * touches the MQTT loop's store. The only call into the rest of ternd is
- * ternd_api_hooks_t::twin_changed, from that thread.
+ * touches the MQTT loop's store. The only calls into the rest of ternd are
+ * the hooks of ternd_api_hooks_t, from that thread.
  *
  * State directory files: `token` (created at the first start: 64 hex
  * characters of getrandom() bytes, mode 0600; an existing one is read, and
@@ -24,7 +24,7 @@
 
 /** The length of the API token in hex characters (32 random bytes). */
 #define TERND_API_TOKEN_LEN 64
-/** The largest request body the API reads (PATCH .../twin/desired). */
+/** The largest request body the API reads (PATCH .../twin/desired, PUT .../trust). */
 #define TERND_API_BODY_MAX  (64u * 1024u)
 
 typedef struct ternd_api ternd_api_t;
@@ -39,6 +39,13 @@ typedef struct ternd_api_hooks {
      * the id and wake the loop); it should return quickly. May be NULL.
      */
     void (*twin_changed)(void *ctx, const char *id);
+    /**
+     * An operator stored trust store version N of device @p id (committed):
+     * publish it on tern/<id>/trust/new. Same rules as twin_changed; called
+     * with @p trust_ctx. May be NULL.
+     */
+    void (*trust_changed)(void *trust_ctx, const char *id);
+    void *trust_ctx;
 } ternd_api_hooks_t;
 
 /**

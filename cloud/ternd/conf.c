@@ -197,7 +197,14 @@ static const char k_acl[] =
     "pattern write tern/%u/twin/reported\n"
     "pattern write tern/%u/cmd/resp\n"
     "pattern read tern/%u/twin/desired\n"
-    "pattern read tern/%u/cmd\n";
+    "pattern read tern/%u/cmd\n"
+    "# Certificates (rotation) and trust stores: a device asks for its certificate and reads\n"
+    "# the answer (retained), reads its trust store updates (retained), and reports to the\n"
+    "# quarantine endpoint why an update failed.\n"
+    "pattern write tern/%u/cert/csr\n"
+    "pattern read tern/%u/cert/new\n"
+    "pattern read tern/%u/trust/new\n"
+    "pattern write tern/%u/quarantine\n";
 
 int ternd_conf_generate(const ternd_conf_opts_t *o)
 {

@@ -26,6 +26,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +34,6 @@
 #include "tern/cbor.h"
 #include "tern/senml.h"
 #include "tern/tsbatch.h"
-
-void ternd_log(const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "ternd: %s\n", line); /* one call: lines from two threads do not mix */
-}
 
 void ternd_ingest_init(ternd_ingest_t *in, ternd_store_t *store, ternd_twin_server_t *twin,
                        bool verbose)
@@ -624,6 +615,89 @@ out:
     return r;
 }
 
+/* --------------------------------------------------------- certificates -- */
+
+/* {1: the PKCS#10 request (DER, bytes), 2: its serial (uint)}: answered by certs.c. */
+static tern_wire_reject_t cert_csr(msg_ctx_t *m, const uint8_t *p, size_t len)
+{
+    tern_cbor_dec_t d;
+    tern_cbor_item_t it;
+    const uint8_t *der = NULL;
+    size_t der_len = 0;
+    bool have_der = false, have_serial = false, end = false;
+    uint64_t serial = 0, key = 0;
+    if (m->in->certs == NULL) {
+        return refuse(m, TERN_WIRE_REJECT_TOPIC, "this ternd has no CA (--ca-cert, --ca-key)");
+    }
+    tern_wire_reject_t r = open_map(m, &d, p, len, "certificate request");
+    if (r != TERN_WIRE_OK) {
+        return r;
+    }
+    for (;;) {
+        if (next_key(&d, &key, &end) != TERN_OK) {
+            return refuse(m, TERN_WIRE_REJECT_SCHEMA,
+                          "certificate request: a key is not an unsigned integer");
+        }
+        if (end) {
+            break;
+        }
+        if (tern_cbor_dec_next(&d, &it) != TERN_OK) {
+            return refuse(m, TERN_WIRE_REJECT_SCHEMA, "certificate request: bad value");
+        }
+        switch (key) {
+        case TERN_WIRE_C_DATA:
+            if (it.type != TERN_CBOR_BYTES || it.indefinite || it.len == 0) {
+                return refuse(m, TERN_WIRE_REJECT_SCHEMA,
+                              "certificate request: the request (1) is not a byte string");
+            }
+            der = it.ptr;
+            der_len = it.len;
+            have_der = true;
+            break;
+        case TERN_WIRE_C_SERIAL:
+            if (it.type != TERN_CBOR_UINT) {
+                return refuse(m, TERN_WIRE_REJECT_SCHEMA,
+                              "certificate request: the serial (2) is not an unsigned integer");
+            }
+            serial = it.u;
+            have_serial = true;
+            break;
+        default: /* a key of a later version: skipped */
+            if (tern_cbor_dec_skip(&d, &it) != TERN_OK) {
+                return refuse(m, TERN_WIRE_REJECT_SCHEMA, "certificate request: bad value");
+            }
+            break;
+        }
+    }
+    if (!have_der || !have_serial) {
+        return refuse(m, TERN_WIRE_REJECT_SCHEMA, "certificate request: %s is missing",
+                      !have_der ? "the request (1)" : "the serial (2)");
+    }
+    if (serial > (uint64_t)INT64_MAX) {
+        return refuse(m, TERN_WIRE_REJECT_SCHEMA,
+                      "certificate request: serial %llu is above 2^63-1",
+                      (unsigned long long)serial);
+    }
+    char why[512];
+    int rc =
+        ternd_certs_request(m->in->certs, m->id, der, der_len, serial, m->now_ms, why, sizeof why);
+    switch (rc) {
+    case 0:
+        m->in->stats.csr++;
+        return TERN_WIRE_OK;
+    case 1:
+        return refuse(m, TERN_WIRE_REJECT_SCHEMA, "certificate request %llu refused: %s",
+                      (unsigned long long)serial, why);
+    case 2:
+        return refuse(m, TERN_WIRE_REJECT_STALE, "certificate request %llu: %s",
+                      (unsigned long long)serial, why);
+    default:
+        return refuse(m, TERN_WIRE_REJECT_STORE,
+                      "certificate request %llu: %s (not acknowledged: the broker sends it again)",
+                      (unsigned long long)serial, why);
+    }
+}
+
 static tern_wire_reject_t cmd_resp(msg_ctx_t *m, size_t len)
 {
     ternd_store_t *s = m->in->store;
@@ -654,6 +728,8 @@ static size_t kind_max(tern_wire_kind_t kind)
     case TERN_WIRE_PRESENCE:
     case TERN_WIRE_TWIN_REPORTED:
         return TERN_WIRE_TWIN_MAX;
+    case TERN_WIRE_CERT_CSR:
+        return TERN_WIRE_CERT_MAX;
     default:
         return 0;
     }
@@ -716,6 +792,8 @@ tern_wire_reject_t ternd_ingest_message(ternd_ingest_t *in, const char *topic, s
         return presence(&m, body, body_len);
     case TERN_WIRE_TWIN_REPORTED:
         return twin_reported(&m, body, body_len);
+    case TERN_WIRE_CERT_CSR:
+        return cert_csr(&m, body, body_len);
     default:
         return cmd_resp(&m, body_len);
     }

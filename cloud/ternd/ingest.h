@@ -14,12 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "certs.h"
+#include "log.h"
 #include "store.h"
 #include "tern/wire.h"
 #include "twin_server.h"
-
-/** One "ternd: ..." line on stderr (printf format, no newline needed). Thread-safe. */
-void ternd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /** Counters, for the log at shutdown (and tests). */
 typedef struct ternd_ingest_stats {
@@ -28,6 +27,7 @@ typedef struct ternd_ingest_stats {
     uint64_t readings;   /* readings stored */
     uint64_t duplicates; /* telemetry messages already stored (dropped) */
     uint64_t presence, reports, stale, cmd_resp;
+    uint64_t csr; /* certificate requests answered (issued, or answered again) */
     uint64_t rejected[TERN_WIRE_REJECT_STORE + 1]; /* by reason */
 } ternd_ingest_stats_t;
 
@@ -35,6 +35,7 @@ typedef struct ternd_ingest_stats {
 typedef struct ternd_ingest {
     ternd_store_t *store;
     ternd_twin_server_t *twin; /* answers twin reports; may be NULL (tests) */
+    ternd_certs_t *certs;      /* answers certificate requests; NULL: refused (set after init) */
     bool verbose;              /* a log line per message */
     ternd_ingest_stats_t stats;
     /* a message delivered in chunks, assembled here (heap, up to TERN_WIRE_TELEMETRY_MAX) */

@@ -2,9 +2,10 @@
 /**
  * @file store.h
  * @brief ternd's storage interface: the device registry, telemetry readings
- * (stored once per (device, epoch, seq)), and device twins. SQLite
- * (store_sqlite.c) is the default backend; another one (PostgreSQL) is a new
- * ternd_store_ops_t and an open function, nothing else changes.
+ * (stored once per (device, epoch, seq)), device twins, and the certificates
+ * and trust stores ternd gave devices. SQLite (store_sqlite.c) is the
+ * default backend; another one (PostgreSQL) is a new ternd_store_ops_t and an
+ * open function, nothing else changes.
  *
  * Threads: a ternd_store_t is used by one thread at a time. ternd opens one
  * for its MQTT loop (the only writer of telemetry) and one for its HTTP API.
@@ -54,7 +55,33 @@ typedef struct ternd_twin_kv {
     bool deleted;
 } ternd_twin_kv_t;
 
+/** A certificate ternd's CA issued (one row per issuance). */
+typedef struct ternd_cert_row {
+    char device[65];
+    uint64_t request; /* the serial of the request it answers (the device's rotation count) */
+    char key_id[65];  /* SHA-256 of the device's public key, hex (ca.h) */
+    char serial[65];  /* the certificate's serial, hex */
+    int64_t not_before, not_after; /* Unix seconds */
+    int64_t issued_ms;             /* Unix ms */
+    const char *chain;             /* PEM, leaf first; valid until the next call on the store */
+    size_t chain_len;
+    bool published; /* the broker acknowledged it on cert/new (or a newer one replaced it) */
+} ternd_cert_row_t;
+
+/** A trust store an operator gave a device (one row per version). */
+typedef struct ternd_trust_row {
+    uint64_t version; /* 1, 2, ... per device */
+    const char *pem;  /* valid until the next call on the store */
+    size_t len;
+    int64_t created_ms;
+    bool published; /* the broker acknowledged it on trust/new (or a newer one replaced it) */
+} ternd_trust_row_t;
+
+/** What to publish: a device's latest certificate (cert/new) or trust store (trust/new). */
+typedef enum { TERND_PUB_CERT = 0, TERND_PUB_TRUST = 1 } ternd_pub_kind_t;
+
 typedef void (*ternd_twin_kv_fn)(void *ctx, const ternd_twin_kv_t *kv);
+typedef void (*ternd_pending_fn)(void *ctx, const char *device, ternd_pub_kind_t kind);
 typedef void (*ternd_device_fn)(void *ctx, const ternd_device_t *d);
 typedef void (*ternd_reading_fn)(void *ctx, const char *device, uint64_t seq,
                                  const ternd_reading_t *r);
@@ -84,6 +111,16 @@ typedef struct ternd_store_ops {
     int (*twin_reported)(ternd_store_t *s, const char *id, ternd_twin_kv_fn fn, void *ctx);
     int (*twin_report)(ternd_store_t *s, const char *id, uint64_t version, uint64_t applied,
                        bool full, const ternd_twin_kv_t *kv, size_t n);
+    int (*cert_put)(ternd_store_t *s, const ternd_cert_row_t *row);
+    int (*cert_latest)(ternd_store_t *s, const char *id, ternd_cert_row_t *out);
+    int (*cert_find)(ternd_store_t *s, const char *id, uint64_t request, const char *key_id,
+                     ternd_cert_row_t *out);
+    int (*cert_published)(ternd_store_t *s, const char *id, const char *serial);
+    int (*trust_put)(ternd_store_t *s, const char *id, const char *pem, size_t len, int64_t now_ms,
+                     uint64_t *version);
+    int (*trust_latest)(ternd_store_t *s, const char *id, ternd_trust_row_t *out);
+    int (*trust_published)(ternd_store_t *s, const char *id, uint64_t version);
+    int (*pending)(ternd_store_t *s, ternd_pending_fn fn, void *ctx);
 } ternd_store_ops_t;
 
 struct ternd_store {
@@ -212,6 +249,56 @@ static inline int ternd_store_twin_report(ternd_store_t *s, const char *id, uint
                                           size_t n)
 {
     return s->ops->twin_report(s, id, version, applied, full, kv, n);
+}
+
+/**
+ * Record a certificate issued (the device is created if new). A later
+ * issuance to the same device replaces it as the latest (and as the one to
+ * publish); the same (device, request, key_id) again replaces that row.
+ */
+static inline int ternd_store_cert_put(ternd_store_t *s, const ternd_cert_row_t *row)
+{
+    return s->ops->cert_put(s, row);
+}
+/** The latest certificate of @p id (highest request serial, then the newest): 1, or 0 none. */
+static inline int ternd_store_cert_latest(ternd_store_t *s, const char *id, ternd_cert_row_t *out)
+{
+    return s->ops->cert_latest(s, id, out);
+}
+/** The certificate issued to @p id for request @p request and key @p key_id: 1, or 0 none. */
+static inline int ternd_store_cert_find(ternd_store_t *s, const char *id, uint64_t request,
+                                        const char *key_id, ternd_cert_row_t *out)
+{
+    return s->ops->cert_find(s, id, request, key_id, out);
+}
+/** The broker took certificate @p serial of @p id on cert/new. */
+static inline int ternd_store_cert_published(ternd_store_t *s, const char *id, const char *serial)
+{
+    return s->ops->cert_published(s, id, serial);
+}
+/**
+ * A new trust store for @p id (PEM, @p len bytes): its version (the
+ * device's previous one + 1, from 1) in *version. The device is created if new.
+ */
+static inline int ternd_store_trust_put(ternd_store_t *s, const char *id, const char *pem,
+                                        size_t len, int64_t now_ms, uint64_t *version)
+{
+    return s->ops->trust_put(s, id, pem, len, now_ms, version);
+}
+/** The latest trust store of @p id: 1, or 0 none. */
+static inline int ternd_store_trust_latest(ternd_store_t *s, const char *id, ternd_trust_row_t *out)
+{
+    return s->ops->trust_latest(s, id, out);
+}
+/** The broker took trust version @p version of @p id (and so every older one) on trust/new. */
+static inline int ternd_store_trust_published(ternd_store_t *s, const char *id, uint64_t version)
+{
+    return s->ops->trust_published(s, id, version);
+}
+/** Every device whose latest certificate or trust store the broker has not taken yet. */
+static inline int ternd_store_pending(ternd_store_t *s, ternd_pending_fn fn, void *ctx)
+{
+    return s->ops->pending(s, fn, ctx);
 }
 
 #endif /* TERND_STORE_H */

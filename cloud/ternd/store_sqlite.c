@@ -3,7 +3,8 @@
  * ternd's SQLite store (store.h): one connection, every statement prepared
  * once at open and reused, so ingest pays for stepping and nothing else.
  *
- * Schema (version 1, in PRAGMA user_version):
+ * Schema (version 2, in PRAGMA user_version; a version 1 file gains the
+ * tables of version 2 when it is opened):
  *   devices(id, first_seen_ms, last_seen_ms, online, fw, link, region, epoch,
  *           max_seq, messages, readings)           the registry
  *   messages(device, epoch, seq, received_ms)      one row per stored telemetry
@@ -14,6 +15,16 @@
  *   twin_desired(device, key, value, version, deleted)  deleted keys stay as
  *                                                  tombstones (value NULL)
  *   twin_reported(device, key, value, version)
+ *   certs(id, device, request, key_id, serial, not_before, not_after,
+ *         issued_ms, chain, published)       one row per certificate issued,
+ *                                                  unique per (device, request,
+ *                                                  key_id): the idempotence key
+ *   trust(device, version, pem, created_ms, published)
+ *                                                  one row per trust store
+ *
+ * published is 1 once the broker acknowledged the row on its topic (cert/new,
+ * trust/new), or a newer row of the device replaced it: the rows with 0 are
+ * what ternd publishes again when it connects.
  *
  * A device created by an operator's twin change before it ever connected has
  * first_seen_ms and last_seen_ms 0 ("never seen"); its first presence or
@@ -40,7 +51,7 @@
 #include "store.h"
 #include "tern/wire.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS devices("
@@ -81,7 +92,24 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS twin_reported("
     " device TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, version INTEGER NOT NULL,"
     " PRIMARY KEY(device, key)"
+    ") WITHOUT ROWID;"
+    /* version 2 */
+    "CREATE TABLE IF NOT EXISTS certs("
+    " id INTEGER PRIMARY KEY,"
+    " device TEXT NOT NULL, request INTEGER NOT NULL, key_id TEXT NOT NULL,"
+    " serial TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT NULL,"
+    " issued_ms INTEGER NOT NULL, chain TEXT NOT NULL,"
+    " published INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE(device, request, key_id)"
+    ");"
+    "CREATE TABLE IF NOT EXISTS trust("
+    " device TEXT NOT NULL, version INTEGER NOT NULL, pem TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, published INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(device, version)"
     ") WITHOUT ROWID;";
+
+#define CERT_COLS \
+    "device, request, key_id, serial, not_before, not_after, issued_ms, chain, published"
 
 #define DEVICE_COLS                                                                         \
     "id, first_seen_ms, last_seen_ms, online, fw, link, region, epoch, max_seq, messages, " \
@@ -147,7 +175,25 @@ static const char k_schema[] =
     X(ST_REPORTED_DEL, "DELETE FROM twin_reported WHERE device = ?1 AND key = ?2")               \
     X(ST_REPORTED_VERSION, "UPDATE twin_meta SET reported_version = ?2 WHERE device = ?1")       \
     X(ST_TWIN_RESTART, "UPDATE twin_meta SET reported_version = 0, applied_version = ?2"         \
-                       " WHERE device = ?1")
+                       " WHERE device = ?1")                                                     \
+    X(ST_CERT_SUPERSEDE, "UPDATE certs SET published = 1 WHERE device = ?1 AND published = 0")   \
+    X(ST_CERT_PUT, "INSERT OR REPLACE INTO certs(" CERT_COLS ")"                                 \
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)")                                 \
+    X(ST_CERT_LATEST, "SELECT " CERT_COLS " FROM certs WHERE device = ?1"                        \
+                      " ORDER BY id DESC LIMIT 1")                                               \
+    X(ST_CERT_FIND, "SELECT " CERT_COLS " FROM certs"                                            \
+                    " WHERE device = ?1 AND request = ?2 AND key_id = ?3")                       \
+    X(ST_CERT_PUBLISHED, "UPDATE certs SET published = 1 WHERE device = ?1 AND serial = ?2")     \
+    X(ST_TRUST_SUPERSEDE, "UPDATE trust SET published = 1 WHERE device = ?1 AND published = 0")  \
+    X(ST_TRUST_PUT, "INSERT INTO trust(device, version, pem, created_ms)"                        \
+                    " SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3 FROM trust"               \
+                    " WHERE device = ?1 RETURNING version")                                      \
+    X(ST_TRUST_LATEST, "SELECT version, pem, created_ms, published FROM trust WHERE device = ?1" \
+                       " ORDER BY version DESC LIMIT 1")                                         \
+    X(ST_TRUST_PUBLISHED, "UPDATE trust SET published = 1 WHERE device = ?1 AND version <= ?2")  \
+    X(ST_PENDING, "SELECT DISTINCT device, 0 FROM certs WHERE published = 0"                     \
+                  " UNION SELECT DISTINCT device, 1 FROM trust WHERE published = 0"              \
+                  " ORDER BY 1, 2")
 
 #define ST_ENUM(name, sql) name,
 enum { STATEMENTS(ST_ENUM) ST_COUNT };
@@ -546,8 +592,44 @@ static int copy_text(sq_store_t *s, sqlite3_stmt *st, int col, char *out, size_t
     return 0;
 }
 
-static int row_device(sq_store_t *s, sqlite3_stmt *st, ternd_device_t *d)
+/* A row of a query into @p out, for one_row(): 0, or -1 failed (the reason in s->err). */
+typedef int (*row_fn)(sq_store_t *s, sqlite3_stmt *st, void *out);
+
+/* Step @p st, a query of one row at most, and read its row with @p row: 1, 0 none, -1
+ * failed. @p st is reset. */
+static int one_row(sq_store_t *s, sqlite3_stmt *st, row_fn row, void *out, const char *what)
 {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        fail_db(s, what);
+        sqlite3_reset(st);
+        return -1;
+    }
+    rc = row(s, st, out) == 0 ? 1 : -1;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* one_row() of statement @p which, its one parameter the device id @p id. */
+static int row_of(ternd_store_t *base, int which, const char *id, row_fn row, void *out,
+                  const char *what)
+{
+    sq_store_t *s = sq(base);
+    if (op_start_for(s, id) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, which);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    return one_row(s, st, row, out, what);
+}
+
+static int row_device(sq_store_t *s, sqlite3_stmt *st, void *out)
+{
+    ternd_device_t *d = out;
     memset(d, 0, sizeof *d);
     if (copy_text(s, st, 0, d->id, sizeof d->id, "id") ||
         copy_text(s, st, 4, d->fw, sizeof d->fw, "fw") ||
@@ -567,25 +649,7 @@ static int row_device(sq_store_t *s, sqlite3_stmt *st, ternd_device_t *d)
 
 static int sq_device(ternd_store_t *base, const char *id, ternd_device_t *out)
 {
-    sq_store_t *s = sq(base);
-    if (op_start_for(s, id) != 0) {
-        return -1;
-    }
-    sqlite3_stmt *st = stmt(s, ST_DEVICE);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(st);
-        return 0;
-    }
-    if (rc != SQLITE_ROW) {
-        fail_db(s, "device");
-        sqlite3_reset(st);
-        return -1;
-    }
-    rc = row_device(s, st, out) == 0 ? 1 : -1;
-    sqlite3_reset(st);
-    return rc;
+    return row_of(base, ST_DEVICE, id, row_device, out, "device");
 }
 
 static int sq_devices(ternd_store_t *base, ternd_device_fn fn, void *ctx)
@@ -765,27 +829,24 @@ static int sq_twin_set_desired(ternd_store_t *base, const char *id, const ternd_
     return sp_end(s, set_desired(s, id, kv, n, version));
 }
 
+/* The desired, reported and applied versions: into uint64_t[3]. */
+static int row_versions(sq_store_t *s, sqlite3_stmt *st, void *out)
+{
+    (void)s;
+    uint64_t *v = out;
+    for (int i = 0; i < 3; i++) {
+        v[i] = (uint64_t)sqlite3_column_int64(st, i);
+    }
+    return 0;
+}
+
 static int sq_twin_versions(ternd_store_t *base, const char *id, uint64_t *desired,
                             uint64_t *reported, uint64_t *applied)
 {
-    sq_store_t *s = sq(base);
-    if (op_start_for(s, id) != 0) {
+    uint64_t v[3] = { 0, 0, 0 }; /* no row: all 0 */
+    if (row_of(base, ST_VERSIONS, id, row_versions, v, "twin versions") < 0) {
         return -1;
     }
-    uint64_t v[3] = { 0, 0, 0 };
-    sqlite3_stmt *st = stmt(s, ST_VERSIONS);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        for (int i = 0; i < 3; i++) {
-            v[i] = (uint64_t)sqlite3_column_int64(st, i);
-        }
-    } else if (rc != SQLITE_DONE) {
-        fail_db(s, "twin versions");
-        sqlite3_reset(st);
-        return -1;
-    }
-    sqlite3_reset(st);
     if (desired != NULL) {
         *desired = v[0];
     }
@@ -950,6 +1011,223 @@ static int sq_twin_report(ternd_store_t *base, const char *id, uint64_t version,
     return sp_end(s, report(s, id, version, applied, full, kv, n));
 }
 
+/* ------------------------------------------------ certificates, trust -- */
+
+/* A text column copied out of SQLite with its NUL, kept until the next call on the store. */
+static const char *keep_text(sq_store_t *s, sqlite3_stmt *st, int col, size_t *len)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (t == NULL) {
+        t = (const unsigned char *)"";
+        n = 0;
+    }
+    char *p = (char *)blob_keep(s, t, n + 1); /* sqlite3_column_text()'s NUL included */
+    if (p != NULL && len != NULL) {
+        *len = n;
+    }
+    return p;
+}
+
+static int check_hex(sq_store_t *s, const char *v, size_t max, const char *what)
+{
+    size_t n = v != NULL ? strnlen(v, max + 1) : 0;
+    if (n == 0 || n > max) {
+        return fail(s, "%s: 1 to %zu characters expected", what, max);
+    }
+    return 0;
+}
+
+static int row_cert(sq_store_t *s, sqlite3_stmt *st, void *out)
+{
+    ternd_cert_row_t *r = out;
+    memset(r, 0, sizeof *r);
+    if (copy_text(s, st, 0, r->device, sizeof r->device, "device") ||
+        copy_text(s, st, 2, r->key_id, sizeof r->key_id, "key id") ||
+        copy_text(s, st, 3, r->serial, sizeof r->serial, "serial")) {
+        return -1;
+    }
+    r->request = (uint64_t)sqlite3_column_int64(st, 1);
+    r->not_before = sqlite3_column_int64(st, 4);
+    r->not_after = sqlite3_column_int64(st, 5);
+    r->issued_ms = sqlite3_column_int64(st, 6);
+    r->chain = keep_text(s, st, 7, &r->chain_len);
+    r->published = sqlite3_column_int(st, 8) != 0;
+    return r->chain != NULL ? 0 : fail(s, "out of memory");
+}
+
+static int cert_put(sq_store_t *s, const ternd_cert_row_t *r)
+{
+    if (ensure_device(s, r->device, 0) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_CERT_SUPERSEDE);
+    sqlite3_bind_text(st, 1, r->device, -1, SQLITE_STATIC);
+    if (run(s, st, "supersede certificates") != 0) {
+        return -1;
+    }
+    st = stmt(s, ST_CERT_PUT);
+    sqlite3_bind_text(st, 1, r->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->request);
+    sqlite3_bind_text(st, 3, r->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->serial, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, r->not_before);
+    sqlite3_bind_int64(st, 6, r->not_after);
+    sqlite3_bind_int64(st, 7, r->issued_ms);
+    sqlite3_bind_text(st, 8, r->chain, (int)r->chain_len, SQLITE_STATIC);
+    return run(s, st, "certificate");
+}
+
+static int sq_cert_put(ternd_store_t *base, const ternd_cert_row_t *r)
+{
+    sq_store_t *s = sq(base);
+    if (op_start(s) != 0) {
+        return -1;
+    }
+    if (r == NULL || check_id(s, r->device) || check_u63(s, r->request, "request serial") ||
+        check_hex(s, r->key_id, sizeof r->key_id - 1, "key id") ||
+        check_hex(s, r->serial, sizeof r->serial - 1, "serial")) {
+        return -1;
+    }
+    if (r->chain == NULL || r->chain_len == 0 || r->chain_len > INT_MAX ||
+        memchr(r->chain, 0, r->chain_len) != NULL) {
+        return fail(s, "certificate chain missing, too large, or holding a NUL");
+    }
+    if (sp_begin(s) != 0) {
+        return -1;
+    }
+    return sp_end(s, cert_put(s, r));
+}
+
+static int sq_cert_latest(ternd_store_t *base, const char *id, ternd_cert_row_t *out)
+{
+    return row_of(base, ST_CERT_LATEST, id, row_cert, out, "latest certificate");
+}
+
+static int sq_cert_find(ternd_store_t *base, const char *id, uint64_t request, const char *key_id,
+                        ternd_cert_row_t *out)
+{
+    sq_store_t *s = sq(base);
+    if (op_start_for(s, id) != 0 || check_u63(s, request, "request serial") ||
+        check_hex(s, key_id, sizeof out->key_id - 1, "key id")) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_CERT_FIND);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
+    sqlite3_bind_text(st, 3, key_id, -1, SQLITE_STATIC);
+    return one_row(s, st, row_cert, out, "find certificate");
+}
+
+static int sq_cert_published(ternd_store_t *base, const char *id, const char *serial)
+{
+    sq_store_t *s = sq(base);
+    if (op_start_for(s, id) != 0 || check_hex(s, serial, 64, "serial")) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_CERT_PUBLISHED);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+    return run(s, st, "certificate published");
+}
+
+static int trust_put(sq_store_t *s, const char *id, const char *pem, size_t len, int64_t now,
+                     uint64_t *version)
+{
+    if (ensure_device(s, id, 0) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_TRUST_SUPERSEDE);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (run(s, st, "supersede trust") != 0) {
+        return -1;
+    }
+    st = stmt(s, ST_TRUST_PUT);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, pem, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_db(s, "trust version");
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_int64 v = sqlite3_column_int64(st, 0);
+    if (run(s, st, "trust") != 0) {
+        return -1;
+    }
+    if (version != NULL) {
+        *version = (uint64_t)v;
+    }
+    return 0;
+}
+
+static int sq_trust_put(ternd_store_t *base, const char *id, const char *pem, size_t len,
+                        int64_t now, uint64_t *version)
+{
+    sq_store_t *s = sq(base);
+    if (op_start_for(s, id) != 0) {
+        return -1;
+    }
+    if (pem == NULL || len == 0 || len > INT_MAX || memchr(pem, 0, len) != NULL) {
+        return fail(s, "trust store missing, too large, or holding a NUL");
+    }
+    if (sp_begin(s) != 0) {
+        return -1;
+    }
+    return sp_end(s, trust_put(s, id, pem, len, now, version));
+}
+
+static int row_trust(sq_store_t *s, sqlite3_stmt *st, void *out)
+{
+    ternd_trust_row_t *r = out;
+    memset(r, 0, sizeof *r);
+    r->version = (uint64_t)sqlite3_column_int64(st, 0);
+    r->pem = keep_text(s, st, 1, &r->len);
+    r->created_ms = sqlite3_column_int64(st, 2);
+    r->published = sqlite3_column_int(st, 3) != 0;
+    return r->pem != NULL ? 0 : fail(s, "out of memory");
+}
+
+static int sq_trust_latest(ternd_store_t *base, const char *id, ternd_trust_row_t *out)
+{
+    return row_of(base, ST_TRUST_LATEST, id, row_trust, out, "latest trust");
+}
+
+static int sq_trust_published(ternd_store_t *base, const char *id, uint64_t version)
+{
+    sq_store_t *s = sq(base);
+    if (op_start_for(s, id) != 0 || check_u63(s, version, "trust version")) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_TRUST_PUBLISHED);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    return run(s, st, "trust published");
+}
+
+static int sq_pending(ternd_store_t *base, ternd_pending_fn fn, void *ctx)
+{
+    sq_store_t *s = sq(base);
+    if (op_start(s) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_PENDING);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (id != NULL) {
+            fn(ctx, id, sqlite3_column_int(st, 1) ? TERND_PUB_TRUST : TERND_PUB_CERT);
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        fail_db(s, "pending");
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
 /* -------------------------------------------------------- open, close -- */
 
 static const char *sq_error(ternd_store_t *base)
@@ -989,6 +1267,14 @@ static const ternd_store_ops_t k_ops = {
     .twin_desired = sq_twin_desired,
     .twin_reported = sq_twin_reported,
     .twin_report = sq_twin_report,
+    .cert_put = sq_cert_put,
+    .cert_latest = sq_cert_latest,
+    .cert_find = sq_cert_find,
+    .cert_published = sq_cert_published,
+    .trust_put = sq_trust_put,
+    .trust_latest = sq_trust_latest,
+    .trust_published = sq_trust_published,
+    .pending = sq_pending,
 };
 
 static int exec(sq_store_t *s, const char *sql, const char *what)

@@ -14,7 +14,8 @@
  *     therefore stable (--id, "ternd-1" by default); several ternd processes
  *     sharing the traffic need one id each.
  *   - It subscribes QoS 1 to $share/ternd/tern/+/<kind> for the four
- *     device-to-fleet kinds: several ternd share the load, each message goes
+ *     device-to-fleet kinds (five with a CA: cert/csr too): several ternd
+ *     share the load, each message goes
  *     to one of them. It subscribes again on every connect, session or not:
  *     mosquitto 2.0.11 keeps the session across a restart from its
  *     persistence file but not the shared subscriptions in it: messages
@@ -30,6 +31,13 @@
  *   - Twin deltas are published from this thread only: the API's thread
  *     queues device ids (twin_server.h), the loop drains the queue after
  *     every poll (it wakes at least every 100 ms for that and for signals).
+ *     So are certificates (cert/new) and trust stores (trust/new), retained
+ *     (certs.h); answers the broker has not acknowledged are sent again on
+ *     every connect.
+ *
+ * With --ca-cert and --ca-key ternd is its fleet's certificate authority
+ * (ca.h): it answers certificate requests on cert/csr. `ternd --ca-sign CSR`
+ * signs one request and prints the chain, for provisioning at the factory.
  *
  * SIGTERM / SIGINT: DISCONNECT (the session stays at the broker), the API
  * stopped, the store closed, exit 0.
@@ -46,6 +54,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "ca.h"
+#include "certs.h"
 #include "conf.h"
 #include "ingest.h"
 #include "store.h"
@@ -62,8 +72,10 @@ enum {
                               as oversize; above this the broker drops it unseen */
     TX_SIZE = 64u << 10,   /* deltas and acks */
     INFLIGHT = 64,         /* our QoS 1 deltas in flight (and the server's QoS 2 share) */
-    COPY_SLOT = 4608,      /* one delta PUBLISH: TERN_WIRE_TWIN_MAX + topic + head */
-    N_SUBS = 4,            /* the device-to-fleet kinds */
+    COPY_SLOT = 8448,      /* one PUBLISH of ours: TERN_WIRE_CERT_MAX (the largest, a
+                              certificate chain or a trust store) + topic + head */
+    N_SUBS = 5,            /* the device-to-fleet kinds: 4, and cert/csr with a CA */
+    N_SUBS_NO_CA = 4,
     KEEPALIVE_S = 30,
     SESSION_EXPIRY_S = 3600, /* the broker queues for ternd this long while it is away */
     CONNECT_TIMEOUT_MS = 15000,
@@ -75,6 +87,8 @@ typedef struct {
     /* options */
     const char *host, *state_dir, *id, *user, *pass, *pass_file;
     const char *cafile, *cert, *key, *tls_host;
+    const char *ca_cert, *ca_key; /* ternd's CA: answers cert/csr */
+    uint32_t cert_lifetime;
     uint16_t port, api_port;
     bool verbose;
     bool no_share; /* plain subscriptions: one ternd, mosquitto 2.0 restarts lose nothing */
@@ -108,6 +122,9 @@ typedef struct {
     ternd_store_t *store;
     ternd_ingest_t in;
     ternd_twin_server_t twin;
+    ternd_certs_t certs;
+    tern_ms_t certs_retry; /* no certs queue drain before this (after a store failure) */
+    size_t n_subs;         /* filters to subscribe: N_SUBS with a CA, else N_SUBS_NO_CA */
 } ternd_t;
 
 static volatile sig_atomic_t g_stop = 0;
@@ -119,10 +136,8 @@ static void on_signal(int sig)
 
 #define SHARE "$share/" TERN_WIRE_SHARE_GROUP "/"
 static const char *const k_filters[N_SUBS] = {
-    SHARE "tern/+/telemetry",
-    SHARE "tern/+/presence",
-    SHARE "tern/+/twin/reported",
-    SHARE "tern/+/cmd/resp",
+    SHARE "tern/+/telemetry", SHARE "tern/+/presence", SHARE "tern/+/twin/reported",
+    SHARE "tern/+/cmd/resp",  SHARE "tern/+/cert/csr", /* last: only with a CA */
 };
 
 static tern_mqtt_view_t view(const char *s)
@@ -151,6 +166,7 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
         tern_backoff_reset(&t->bo);
         ternd_log("connected to %s:%u as %s (%s)", t->o->host, (unsigned)t->o->port, t->o->id,
                   ev->limits->session_present ? "session resumed" : "new session");
+        (void)ternd_certs_resume(&t->certs); /* answers the broker has not taken yet */
         break;
     case TERN_MQTT_EV_MESSAGE: {
         const tern_mqtt_publish_t *msg = ev->msg;
@@ -178,6 +194,9 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
         break;
     }
     case TERN_MQTT_EV_PUBLISHED:
+        if (ternd_certs_published(&t->certs, ev->token, ev->err == TERN_OK)) {
+            break;
+        }
         if (ev->err != TERN_OK) {
             ternd_log("twin delta (packet %u) refused by the broker: %s", ev->packet_id,
                       tern_mqtt_reason_str(ev->reason));
@@ -195,10 +214,10 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
         }
         /* one SUBACK for our SUBSCRIBE, or one per filter when the session restores them */
         t->granted += ev->reasons.len - bad;
-        if (bad == 0 && t->granted == N_SUBS) {
+        if (bad == 0 && t->granted == t->n_subs) {
             ternd_log("subscribed (QoS 1) to %stern/+/ telemetry, presence, twin/reported, "
-                      "cmd/resp",
-                      t->o->no_share ? "" : SHARE);
+                      "cmd/resp%s",
+                      t->o->no_share ? "" : SHARE, t->n_subs == N_SUBS ? ", cert/csr" : "");
         }
         break;
     }
@@ -215,21 +234,27 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
     }
 }
 
-/* Delta publisher of the twin server (see twin_server.h for the answers). */
-static int publish_delta(void *ctx, const char *topic, const uint8_t *payload, size_t len)
+/* Publish at QoS 1: 0 sent (its token in *token if not NULL), 1 not now (not connected, or
+ * no room in the session: try again), -1 failed. */
+static int publish_qos1(ternd_t *t, const char *topic, const uint8_t *payload, size_t len,
+                        bool retain, uint32_t *token)
 {
-    ternd_t *t = ctx;
     if (t->st != ST_UP) {
         return 1;
     }
     tern_mqtt_publish_t msg;
     memset(&msg, 0, sizeof msg);
     msg.qos = 1;
+    msg.retain = retain;
     msg.topic = view(topic);
     msg.payload.ptr = payload;
     msg.payload.len = len;
-    tern_err_t e = tern_mqtt_publish(&t->m, &msg, ++t->token, NULL);
+    uint32_t tok = ++t->token;
+    tern_err_t e = tern_mqtt_publish(&t->m, &msg, tok, NULL);
     if (e == TERN_OK) {
+        if (token != NULL) {
+            *token = tok;
+        }
         return 0;
     }
     if (e == TERN_ERR_AGAIN || e == TERN_ERR_BUSY || e == TERN_ERR_STATE) {
@@ -237,6 +262,19 @@ static int publish_delta(void *ctx, const char *topic, const uint8_t *payload, s
     }
     ternd_log("publish to %s: %s", topic, tern_strerror(e));
     return -1;
+}
+
+/* Delta publisher of the twin server (see twin_server.h for the answers). */
+static int publish_delta(void *ctx, const char *topic, const uint8_t *payload, size_t len)
+{
+    return publish_qos1(ctx, topic, payload, len, false, NULL);
+}
+
+/* Publisher of the certificate service: retained, QoS 1 (see certs.h for the answers). */
+static int publish_retained(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+                            uint32_t *token)
+{
+    return publish_qos1(ctx, topic, payload, len, true, token);
 }
 
 /* The attempt failed or the link ended: close it and wait for the backoff's delay. */
@@ -282,20 +320,28 @@ static void link_ended(ternd_t *t)
 
 static void subscribe(ternd_t *t)
 {
-    tern_mqtt_sub_t s[N_SUBS];
-    for (size_t i = 0; i < N_SUBS; i++) {
+    tern_mqtt_sub_t s[N_SUBS + 1];
+    size_t n = t->n_subs;
+    for (size_t i = 0; i < n; i++) {
         s[i].filter = view(k_filters[i] + (t->o->no_share ? sizeof SHARE - 1 : 0));
         s[i].options = 1; /* QoS 1 */
     }
-    tern_err_t e = tern_mqtt_subscribe(&t->m, s, N_SUBS, 0, NULL);
+    tern_err_t e = tern_mqtt_subscribe(&t->m, s, n, 0, NULL);
     if (e == TERN_OK) {
         t->subscribed = true;
         /* The session may hold the other kind from a run with(out) --no-share: drop it, or
-         * every message would come twice (harmless for the store, but twice the work). */
-        for (size_t i = 0; i < N_SUBS; i++) {
-            s[i].filter = view(k_filters[i] + (t->o->no_share ? 0 : sizeof SHARE - 1));
+         * every message would come twice (harmless for the store, but twice the work). And
+         * without a CA, requests from a run with one would come to no one who answers them:
+         * both forms go (another ternd with a CA takes them). */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            s[k++].filter = view(k_filters[i] + (t->o->no_share ? 0 : sizeof SHARE - 1));
         }
-        (void)tern_mqtt_unsubscribe(&t->m, s, N_SUBS, NULL);
+        for (size_t i = n; i < N_SUBS; i++) {
+            s[k++].filter = view(k_filters[i]);
+            s[k++].filter = view(k_filters[i] + sizeof SHARE - 1);
+        }
+        (void)tern_mqtt_unsubscribe(&t->m, s, k, NULL);
     } else if (e != TERN_ERR_AGAIN) {
         ternd_log("subscribe: %s", tern_strerror(e));
         t->subscribed = true; /* would fail the same way again */
@@ -372,6 +418,14 @@ static void step(ternd_t *t)
                     t->twin_retry = tern_deadline_in(now, 1000);
                 }
             }
+            if (tern_deadline_passed(now, t->certs_retry)) {
+                long more = ternd_certs_drain(&t->certs);
+                if (more < 0) { /* the store failed (logged): not again for a second */
+                    t->certs_retry = tern_deadline_in(now, 1000);
+                } else if (more > 0) {
+                    left = left > 0 ? left + more : more;
+                }
+            }
             if (left > 0 || tern_mqtt_want_write(&t->m)) {
                 (void)tern_mqtt_poll(&t->m, tern_clock_now(&t->clock)); /* send them now */
                 if (t->ended) {
@@ -401,6 +455,9 @@ static void usage(FILE *f)
         f, "usage: ternd [--broker HOST] [--port N] [--state-dir DIR] [--api-port N] [--id ID]\n"
            "             [--username USER (--password PASS | --password-file FILE)]\n"
            "             [--cafile F [--cert F --key F] [--tls-hostname NAME]] [--no-share] [-v]\n"
+           "             [--ca-cert F --ca-key F [--cert-lifetime SECONDS]]\n"
+           "       ternd --ca-sign CSR_FILE --ca-cert F --ca-key F [--cert-lifetime SECONDS]\n"
+           "             [--device-id ID]\n"
            "       ternd --gen-broker-conf DIR [--broker-port N] [--dev-users FILE]\n"
            "             [--broker-cafile F --broker-cert F --broker-key F [--broker-tls-port N]]\n"
            "\n"
@@ -423,6 +480,13 @@ static void usage(FILE *f)
            "                      not shared ones across its own restart (messages sent\n"
            "                      before ternd subscribes again would be lost)\n"
            "  -v                  a log line per message\n"
+           "  --ca-cert F, --ca-key F: be the fleet's certificate authority: answer device\n"
+           "                      certificate requests (cert/csr) with a chain on cert/new,\n"
+           "                      signed by this CA certificate and key (PEM; EC or RSA)\n"
+           "  --cert-lifetime S   the certificates' lifetime in seconds (7776000: 90 days)\n"
+           "--ca-sign CSR_FILE: sign one PKCS#10 request (DER or PEM) with the CA and print the\n"
+           "  chain (PEM, leaf first) on stdout, for provisioning; --device-id ID the id it\n"
+           "  must name (default: its CN, which must be a valid device id)\n"
            "--gen-broker-conf DIR: write a mosquitto configuration enforcing the topic ACL\n"
            "  (DIR/mosquitto.conf, acl, passwd, ternd.pass) and print how to start it;\n"
            "  --broker-port N the loopback listener (1883), --dev-users FILE lines of\n"
@@ -441,6 +505,76 @@ static bool parse_port(const char *s, bool zero_ok, uint16_t *out)
     }
     *out = (uint16_t)v;
     return true;
+}
+
+/* Seconds, 1..TERND_CA_LIFETIME_MAX. */
+static bool parse_lifetime(const char *s, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *s == '\0' || *s == '-' || *end != '\0' || v == 0 || v > TERND_CA_LIFETIME_MAX) {
+        fprintf(stderr, "ternd: --cert-lifetime takes seconds, 1..%lu, not '%s'\n",
+                (unsigned long)TERND_CA_LIFETIME_MAX, s);
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* `ternd --ca-sign CSR_FILE`: the chain on stdout, 0; a refusal said on stderr, 1. */
+static int ca_sign(const char *csr_path, const opts_t *o, const char *device_id)
+{
+    enum { CSR_FILE_MAX = 64 << 10 };
+    FILE *f = fopen(csr_path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "ternd: --ca-sign: %s: %s\n", csr_path, strerror(errno));
+        return 1;
+    }
+    uint8_t *buf = malloc(CSR_FILE_MAX + 1);
+    size_t n = buf != NULL ? fread(buf, 1, CSR_FILE_MAX + 1, f) : 0;
+    bool bad = buf == NULL || ferror(f);
+    fclose(f);
+    if (bad || n == 0 || n > CSR_FILE_MAX) {
+        fprintf(stderr, "ternd: --ca-sign: %s: %s\n", csr_path,
+                bad      ? "cannot read it"
+                : n == 0 ? "empty"
+                         : "larger than 64 KiB");
+        free(buf);
+        return 1;
+    }
+    char err[512];
+    ternd_ca_t *ca = ternd_ca_load(o->ca_cert, o->ca_key, err, sizeof err);
+    if (ca == NULL) {
+        fprintf(stderr, "ternd: --ca-sign: CA: %s\n", err);
+        free(buf);
+        return 1;
+    }
+    ternd_cert_t cert;
+    ternd_ca_result_t r = ternd_ca_issue(ca, device_id, buf, n, o->cert_lifetime,
+                                         (int64_t)time(NULL), &cert, err, sizeof err);
+    int rc = 0;
+    if (r != TERND_CA_OK) {
+        fprintf(stderr, "ternd: --ca-sign: %s: refused (%s): %s\n", csr_path,
+                ternd_ca_result_name(r), err);
+        rc = 1;
+    } else {
+        char until[32];
+        ternd_iso_time(cert.not_after, until, sizeof until);
+        if (fwrite(cert.chain, 1, cert.chain_len, stdout) != cert.chain_len ||
+            fflush(stdout) != 0) {
+            fprintf(stderr, "ternd: --ca-sign: write error: %s\n", strerror(errno));
+            rc = 1;
+        } else {
+            fprintf(stderr, "ternd: issued certificate %s to %s, valid until %s (signed by %s)\n",
+                    cert.serial, device_id != NULL ? device_id : "its CN", until,
+                    ternd_ca_subject(ca));
+        }
+        ternd_cert_free(&cert);
+    }
+    ternd_ca_free(ca);
+    free(buf);
+    return rc;
 }
 
 /* The first line of @p path, without its line end, in a heap string. */
@@ -489,6 +623,11 @@ int main(int argc, char **argv)
         O_B_KEY,
         O_B_TLS_PORT,
         O_NO_SHARE,
+        O_CA_CERT,
+        O_CA_KEY,
+        O_CERT_LIFETIME,
+        O_CA_SIGN,
+        O_DEVICE_ID,
         O_HELP,
     };
     static const struct option longs[] = {
@@ -512,6 +651,11 @@ int main(int argc, char **argv)
         { "broker-key", required_argument, NULL, O_B_KEY },
         { "broker-tls-port", required_argument, NULL, O_B_TLS_PORT },
         { "no-share", no_argument, NULL, O_NO_SHARE },
+        { "ca-cert", required_argument, NULL, O_CA_CERT },
+        { "ca-key", required_argument, NULL, O_CA_KEY },
+        { "cert-lifetime", required_argument, NULL, O_CERT_LIFETIME },
+        { "ca-sign", required_argument, NULL, O_CA_SIGN },
+        { "device-id", required_argument, NULL, O_DEVICE_ID },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -519,9 +663,11 @@ int main(int argc, char **argv)
                  .state_dir = "./ternd-state",
                  .id = "ternd-1",
                  .port = 1883,
-                 .api_port = 8787 };
+                 .api_port = 8787,
+                 .cert_lifetime = TERND_CA_LIFETIME_DEFAULT };
     ternd_conf_opts_t g = { .ternd_path = argv[0] };
-    bool port_set = false, gen_only = false;
+    bool port_set = false, gen_only = false, lifetime_set = false;
+    const char *ca_sign_csr = NULL, *device_id = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "vh", longs, NULL)) != -1) {
         switch (c) {
@@ -597,6 +743,24 @@ int main(int argc, char **argv)
             }
             gen_only = true;
             break;
+        case O_CA_CERT:
+            o.ca_cert = optarg;
+            break;
+        case O_CA_KEY:
+            o.ca_key = optarg;
+            break;
+        case O_CERT_LIFETIME:
+            if (!parse_lifetime(optarg, &o.cert_lifetime)) {
+                return 2;
+            }
+            lifetime_set = true;
+            break;
+        case O_CA_SIGN:
+            ca_sign_csr = optarg;
+            break;
+        case O_DEVICE_ID:
+            device_id = optarg;
+            break;
         case 'v':
             o.verbose = true;
             break;
@@ -615,6 +779,32 @@ int main(int argc, char **argv)
     if (optind != argc) {
         usage(stderr);
         return 2;
+    }
+    if ((o.ca_cert != NULL) != (o.ca_key != NULL)) {
+        fprintf(stderr, "ternd: --ca-cert and --ca-key go together\n");
+        return 2;
+    }
+    if (lifetime_set && o.ca_cert == NULL) {
+        fprintf(stderr, "ternd: --cert-lifetime goes with --ca-cert and --ca-key\n");
+        return 2;
+    }
+    if (device_id != NULL && ca_sign_csr == NULL) {
+        fprintf(stderr, "ternd: --device-id goes with --ca-sign\n");
+        return 2;
+    }
+    if (ca_sign_csr != NULL) {
+        if (o.ca_cert == NULL) {
+            fprintf(stderr, "ternd: --ca-sign needs --ca-cert and --ca-key\n");
+            return 2;
+        }
+        if (device_id != NULL && !tern_wire_id_ok(device_id, strlen(device_id))) {
+            fprintf(stderr,
+                    "ternd: --device-id '%s' is not a device id (1..%d of A-Z a-z 0-9 "
+                    "_ . -)\n",
+                    device_id, TERN_WIRE_ID_MAX);
+            return 2;
+        }
+        return ca_sign(ca_sign_csr, &o, device_id);
     }
     if (g.dir != NULL) {
         return ternd_conf_generate(&g);
@@ -643,6 +833,7 @@ int main(int argc, char **argv)
         o.port = 8883;
     }
     char *secret = NULL;
+    int rc = 1; /* until the service runs */
     if (o.pass_file) {
         if ((secret = read_secret(o.pass_file)) == NULL) {
             return 1;
@@ -650,49 +841,61 @@ int main(int argc, char **argv)
         o.pass = secret;
     }
 
-    /* the state: the directory, the store, the API */
-    if (mkdir(o.state_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "ternd: %s: %s\n", o.state_dir, strerror(errno));
-        free(secret);
-        return 1;
+    /* the CA, before anything is created: a wrong file is an error at once */
+    ternd_ca_t *ca = NULL;
+    if (o.ca_cert != NULL) {
+        char cerr[512];
+        ca = ternd_ca_load(o.ca_cert, o.ca_key, cerr, sizeof cerr);
+        if (ca == NULL) {
+            fprintf(stderr, "ternd: CA: %s\n", cerr);
+            goto out_ca;
+        }
     }
-    size_t dbn = strlen(o.state_dir) + sizeof "/ternd.db";
-    char *db = malloc(dbn);
+
+    /* the state: the directory, the store, the API */
+    char *db = NULL;
     char err[256] = "";
     static ternd_t t;
-    if (db == NULL) {
-        free(secret);
-        return 1;
+    if (mkdir(o.state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ternd: %s: %s\n", o.state_dir, strerror(errno));
+        goto out_ca;
+    }
+    size_t dbn = strlen(o.state_dir) + sizeof "/ternd.db";
+    if ((db = malloc(dbn)) == NULL) {
+        goto out_ca;
     }
     snprintf(db, dbn, "%s/ternd.db", o.state_dir);
     t.o = &o;
     t.store = ternd_store_open_sqlite(db, err, sizeof err);
     if (t.store == NULL) {
         fprintf(stderr, "ternd: store %s: %s\n", db, err);
-        free(db);
-        free(secret);
-        return 1;
+        goto out_db;
     }
     if (ternd_twin_server_init(&t.twin, t.store, publish_delta, &t, o.verbose) != 0) {
-        ternd_store_close(t.store);
-        free(db);
-        free(secret);
-        return 1;
+        goto out_store;
     }
+    if (ternd_certs_init(&t.certs, t.store, ca, o.cert_lifetime, publish_retained, &t, o.verbose) !=
+        0) {
+        goto out_twin;
+    }
+    t.n_subs = ca != NULL ? N_SUBS : N_SUBS_NO_CA;
     ternd_ingest_init(&t.in, t.store, &t.twin, o.verbose);
-    ternd_api_hooks_t hooks = { &t.twin, ternd_twin_server_changed };
+    t.in.certs = ca != NULL ? &t.certs : NULL;
+    ternd_api_hooks_t hooks = { .ctx = &t.twin,
+                                .twin_changed = ternd_twin_server_changed,
+                                .trust_changed = ternd_certs_trust_changed,
+                                .trust_ctx = &t.certs };
     ternd_api_t *api = ternd_api_start(o.state_dir, o.api_port, db, &hooks, err, sizeof err);
     if (api == NULL) {
         fprintf(stderr, "ternd: API: %s\n", err);
-        ternd_ingest_free(&t.in);
-        ternd_twin_server_free(&t.twin);
-        ternd_store_close(t.store);
-        free(db);
-        free(secret);
-        return 1;
+        goto out_ingest;
     }
     ternd_log("store %s, API on http://127.0.0.1:%u (token in %s/token)", db,
               (unsigned)ternd_api_port(api), o.state_dir);
+    if (ca != NULL) {
+        ternd_log("CA %s: answering certificate requests, certificates valid %lu s",
+                  ternd_ca_subject(ca), (unsigned long)o.cert_lifetime);
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -745,14 +948,14 @@ int main(int argc, char **argv)
         .user = &t,
     };
     tern_err_t e = tern_mqtt_init(&t.m, &cfg);
-    int rc = 0;
+    rc = 0;
     if (e != TERN_OK) {
         ternd_log("MQTT: %s", tern_strerror(e));
         rc = 1;
         g_stop = 1;
     }
     t.st = ST_WAIT;
-    t.next_try = t.twin_retry = tern_clock_now(&t.clock);
+    t.next_try = t.twin_retry = t.certs_retry = tern_clock_now(&t.clock);
     while (!g_stop) {
         step(&t);
     }
@@ -780,10 +983,24 @@ int main(int argc, char **argv)
               (unsigned long long)s->presence, (unsigned long long)s->reports,
               (unsigned long long)s->stale, (unsigned long long)rejected,
               (unsigned long long)t.twin.sent);
+    if (ca != NULL || t.certs.stats.published > 0) {
+        ternd_log("certificates: %llu issued, %llu requests answered again, %llu refused; "
+                  "%llu certificates and trust stores taken by the broker",
+                  (unsigned long long)t.certs.stats.issued, (unsigned long long)t.certs.stats.again,
+                  (unsigned long long)t.certs.stats.refused,
+                  (unsigned long long)t.certs.stats.published);
+    }
+out_ingest:
     ternd_ingest_free(&t.in);
+    ternd_certs_free(&t.certs);
+out_twin:
     ternd_twin_server_free(&t.twin);
+out_store:
     ternd_store_close(t.store);
+out_db:
     free(db);
+out_ca:
+    ternd_ca_free(ca);
     free(secret);
     return rc;
 }

@@ -2,7 +2,8 @@
 /* ternd's operator API (cloud/ternd/api.h, docs/api.md) over real HTTP on
  * 127.0.0.1: the token file (created 0600, reused, refused when others may read
  * it or it is malformed), api.url, the bearer check, every endpoint's JSON, the
- * PATCH that bumps the desired version and calls the hook, and each error. */
+ * PATCH that bumps the desired version and calls the hook, the PUT of a trust
+ * store (versions, its hook, refusals), a device's certificate, and each error. */
 #define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -170,6 +171,7 @@ typedef struct fixture {
     ternd_api_t *api;
     uint16_t port;
     hook_log_t hook;
+    hook_log_t trust_hook;
 } fixture_t;
 
 /* A store with dev-1 (online, two messages, three readings, a reported twin) and dev-2. */
@@ -233,7 +235,10 @@ static void fill_store(const char *db)
 static void start(fixture_t *f)
 {
     char err[256] = "";
-    ternd_api_hooks_t hooks = { .ctx = &f->hook, .twin_changed = twin_changed };
+    ternd_api_hooks_t hooks = { .ctx = &f->hook,
+                                .twin_changed = twin_changed,
+                                .trust_ctx = &f->trust_hook,
+                                .trust_changed = twin_changed };
     f->api = ternd_api_start(f->dir, 0, f->db, &hooks, err, sizeof err);
     if (f->api == NULL) {
         fail_msg("start: %s", err);
@@ -256,6 +261,7 @@ static int setup(void **state)
         return -1;
     }
     pthread_mutex_init(&f->hook.lock, NULL);
+    pthread_mutex_init(&f->trust_hook.lock, NULL);
     snprintf(f->db, sizeof f->db, "%s/ternd.db", f->dir);
     snprintf(f->token_path, sizeof f->token_path, "%s/token", f->dir);
     fill_store(f->db);
@@ -269,6 +275,7 @@ static int teardown(void **state)
     fixture_t *f = *state;
     ternd_api_stop(f->api);
     pthread_mutex_destroy(&f->hook.lock);
+    pthread_mutex_destroy(&f->trust_hook.lock);
     cloud_test_rmdir(f->dir);
     free(f);
     return 0;
@@ -632,6 +639,135 @@ static void test_telemetry(void **state)
     }
 }
 
+/* A CA certificate and one that is not a CA (openssl, P-256; validity does not matter). */
+static const char k_ca_pem[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIBmzCCAUGgAwIBAgIUf3fKmrOGXXBausOtTycsAkDIQJgwCgYIKoZIzj0EAwIw\n"
+                               "GzEZMBcGA1UEAwwQdGVybiBhcGkgdGVzdCBDQTAeFw0yNjExMjgwNDEyMjdaFw0z\n"
+                               "NjExMjUwNDEyMjdaMBsxGTAXBgNVBAMMEHRlcm4gYXBpIHRlc3QgQ0EwWTATBgcq\n"
+                               "hkjOPQIBBggqhkjOPQMBBwNCAARUXsRzlYk63BWr46RObPjAemL6G48sJO+CIMyT\n"
+                               "gR7MCAX2ajPdiFNJ332S96HTUfLfcRoLGFqFbVNnvOrnyZ8ao2MwYTAdBgNVHQ4E\n"
+                               "FgQUOoeDpjT/KJx6oSNRbUcc2TAADrQwHwYDVR0jBBgwFoAUOoeDpjT/KJx6oSNR\n"
+                               "bUcc2TAADrQwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAgQwCgYIKoZI\n"
+                               "zj0EAwIDSAAwRQIgN0y05GTTQwSh9uA5pRWWXVPvbLYUwbFzUFvzb1fnJxwCIQDa\n"
+                               "KVGZmH+XxqZlPbYuq2/Y0htlI6qgpzhCsQC2K7gVXw==\n"
+                               "-----END CERTIFICATE-----\n";
+static const char k_leaf_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBdzCCAR6gAwIBAgIUHFbNqLCQMTD/G7CNmK0QvTqKr30wCgYIKoZIzj0EAwIw\n"
+    "EzERMA8GA1UEAwwIbm90IGEgQ0EwHhcNMjYxMTI4MDQxMjI3WhcNMzYxMTI1MDQx\n"
+    "MjI3WjATMREwDwYDVQQDDAhub3QgYSBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEH\n"
+    "A0IABPjlHXLYhKyX4jQNaW36i38A0s4TVIzW78U3sCnEJNP6cdiR1HlaQvRDechu\n"
+    "k2Zluuu6ZGfWbbe4uaQY/tWAjjCjUDBOMB0GA1UdDgQWBBQtbzr52SKiUhYFEPnO\n"
+    "NZMXh2mlSzAfBgNVHSMEGDAWgBQtbzr52SKiUhYFEPnONZMXh2mlSzAMBgNVHRMB\n"
+    "Af8EAjAAMAoGCCqGSM49BAMCA0cAMEQCIBte7LsdOgJcu8IiVfqwns52nEEDYS6t\n"
+    "G0sxDfSsV8+lAiAI9jTfUxsKY013hpSu+OsHdj3nQ/ZF5iGjhqWTUsOA+w==\n"
+    "-----END CERTIFICATE-----\n";
+
+static void test_trust_and_certificate(void **state)
+{
+    fixture_t *f = *state;
+    resp_t r;
+    /* no certificate, no trust store yet */
+    get(f->port, "/v1/devices/dev-1", f->auth, &r);
+    expect(&r, 200, NULL);
+    assert_true(json_is_null(json_object_get(r.json, "certificate")));
+    assert_true(json_is_null(json_object_get(r.json, "trust")));
+    resp_free(&r);
+
+    /* without the token: nothing */
+    http(f->port, "PUT", "/v1/devices/dev-1/trust", NULL, k_ca_pem, strlen(k_ca_pem), &r);
+    expect(&r, 401, "unauthorized");
+    resp_free(&r);
+    /* versions 1, 2, each announced to the MQTT side */
+    for (int v = 1; v <= 2; v++) {
+        http(f->port, "PUT", "/v1/devices/dev-1/trust", f->auth, k_ca_pem, strlen(k_ca_pem), &r);
+        expect(&r, 200, NULL);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "version")), v);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "certificates")), 1);
+        resp_free(&r);
+        char last[65];
+        assert_int_equal(hook_calls(&f->trust_hook, last), v);
+        assert_string_equal(last, "dev-1");
+    }
+    assert_int_equal(hook_calls(&f->hook, NULL), 0); /* not the twin's hook */
+    /* refusals: nothing stored, no hook */
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        { "", "trust store" },
+        { "hello", "no PEM certificate" },
+        { "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "parse" },
+        { k_leaf_pem, "not a CA certificate" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        http(f->port, "PUT", "/v1/devices/dev-1/trust", f->auth, bad[i].body, strlen(bad[i].body),
+             &r);
+        expect(&r, 400, bad[i].why);
+        resp_free(&r);
+    }
+    /* more certificates than a trust update holds (TERN_WIRE_CERT_MAX) */
+    size_t one = strlen(k_ca_pem), many = 14;
+    char *big = malloc(one * many + 1);
+    assert_non_null(big);
+    for (size_t i = 0; i < many; i++) {
+        memcpy(big + i * one, k_ca_pem, one);
+    }
+    big[one * many] = '\0';
+    http(f->port, "PUT", "/v1/devices/dev-1/trust", f->auth, big, strlen(big), &r);
+    expect(&r, 400, "a trust update holds at most");
+    resp_free(&r);
+    free(big);
+    assert_int_equal(hook_calls(&f->trust_hook, NULL), 2);
+    http(f->port, "GET", "/v1/devices/dev-1/trust", f->auth, NULL, 0, &r);
+    expect(&r, 405, "not allowed");
+    assert_non_null(strstr(r.headers, "Allow: PUT"));
+    resp_free(&r);
+    http(f->port, "PUT", "/v1/devices/bad%2Bid/trust", f->auth, k_ca_pem, strlen(k_ca_pem), &r);
+    expect(&r, 400, "invalid device id");
+    resp_free(&r);
+
+    /* the store has it, as ternd publishes it */
+    char err[256];
+    ternd_store_t *s = ternd_store_open_sqlite(f->db, err, sizeof err);
+    assert_non_null(s);
+    ternd_trust_row_t t;
+    assert_int_equal(ternd_store_trust_latest(s, "dev-1", &t), 1);
+    assert_int_equal(t.version, 2);
+    assert_string_equal(t.pem, k_ca_pem);
+    /* and a certificate issued to the device shows in GET */
+    ternd_cert_row_t c = { .device = "dev-1",
+                           .request = 3,
+                           .key_id = "00ff",
+                           .serial = "4a5b",
+                           .not_before = 1764300000,
+                           .not_after = 1772076000,
+                           .issued_ms = 1764300060000,
+                           .chain = k_ca_pem,
+                           .chain_len = strlen(k_ca_pem) };
+    assert_int_equal(ternd_store_cert_put(s, &c), 0);
+    ternd_store_close(s);
+    get(f->port, "/v1/devices/dev-1", f->auth, &r);
+    expect(&r, 200, NULL);
+    char *text = json_dumps(json_object_get(r.json, "certificate"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"issued_ms\":1764300060000,\"not_after_ms\":1772076000000,"
+                              "\"not_before_ms\":1764300000000,\"published\":false,"
+                              "\"request\":3,\"serial\":\"4a5b\"}");
+    free(text);
+    json_t *trust = json_object_get(r.json, "trust");
+    assert_int_equal(json_integer_value(json_object_get(trust, "version")), 2);
+    assert_false(json_is_true(json_object_get(trust, "published")));
+    resp_free(&r);
+
+    /* a device not seen yet can be given its trust store ahead of its first connect */
+    http(f->port, "PUT", "/v1/devices/dev-new/trust", f->auth, k_ca_pem, strlen(k_ca_pem), &r);
+    expect(&r, 200, NULL);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "version")), 1);
+    resp_free(&r);
+    get(f->port, "/v1/devices/dev-new", f->auth, &r);
+    expect(&r, 200, NULL);
+    resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +777,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin_and_patch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_telemetry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trust_and_certificate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,43 +26,26 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import cbor2
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import tern_harness  # noqa: E402
+from tern_harness import Proc, check, free_port, listening, procs, results, summary  # noqa: E402
+
 TERND, DEVICE, TERNCTL = sys.argv[1:4]
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f" ({detail})" if detail and not ok else ""),
-          flush=True)
 
 
 def wait_for(cond, timeout=20.0, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return tern_harness.wait_for(cond, timeout, step)
 
 
 work = tempfile.mkdtemp(prefix="tern-fleet-")
@@ -76,64 +59,12 @@ subprocess.run([TERND, "--gen-broker-conf", os.path.join(work, "broker"), "--bro
                 str(port), "--dev-users", os.path.join(work, "users")],
                check=True, stdout=subprocess.DEVNULL)
 ternd_pass = open(os.path.join(work, "broker", "ternd.pass")).read().strip()
-procs = []
-
-
-class Proc:
-    """A process with its log in the scratch folder."""
-
-    def __init__(self, name, argv):
-        self.name, self.argv = name, argv
-        self.log = os.path.join(work, name + ".log")
-        self.start()
-
-    def start(self):
-        self.out = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.argv, stdout=self.out, stderr=subprocess.STDOUT)
-        procs.append(self)
-
-    def text(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def kill(self):
-        if self.alive():
-            self.proc.kill()
-        self.proc.wait()
-        self.out.close()
-
-    def stop(self, timeout=15):
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
-        return self.proc.returncode
-
-    def wait(self, timeout):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-
-def broker_up():
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def start_broker():
-    b = Proc("broker", ["/usr/sbin/mosquitto", "-c", os.path.join(work, "broker", "mosquitto.conf")])
-    if not wait_for(broker_up, 5, 0.05):
+    b = Proc("broker", ["/usr/sbin/mosquitto", "-c",
+                        os.path.join(work, "broker", "mosquitto.conf")], work)
+    if not wait_for(lambda: listening(port), 5, 0.05):
         raise RuntimeError("mosquitto did not start: " + b.text())
     return b
 
@@ -141,12 +72,12 @@ def start_broker():
 def start_ternd(name="ternd", *opts):
     return Proc(name, [TERND, "--port", str(port), "--username", "ternd", "--password-file",
                        os.path.join(work, "broker", "ternd.pass"), "--state-dir", state,
-                       "--api-port", "0", *opts])
+                       "--api-port", "0", *opts], work)
 
 
 def start_device(dev, *opts):
-    return Proc(dev, [DEVICE, "-f", os.path.join(work, dev + ".flash"), "-1", "-q",
-                      "-u", dev, "-w", passwords[dev], *opts, "127.0.0.1", str(port), dev])
+    return Proc(dev, [DEVICE, "-f", os.path.join(work, dev + ".flash"), "-1", "-q", "-u", dev,
+                      "-w", passwords[dev], *opts, "127.0.0.1", str(port), dev], work)
 
 
 def sql(query, *args):
@@ -163,15 +94,7 @@ def n_values(dev):
 
 
 def api(path, token=None, method="GET", body=None):
-    url = open(os.path.join(state, "api.url")).read().strip() + path
-    req = urllib.request.Request(url, method=method, data=body)
-    if token is not None:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    return tern_harness.api(state, path, token, method, body)
 
 
 def ternctl(*args):
@@ -378,10 +301,9 @@ finally:
         if p.alive():
             p.proc.kill()
             p.proc.wait()
-    failed = results.count(False)
-    if failed:
+    if results.count(False):
         print("scratch kept in " + work)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{results.count(True)} passed, {failed} failed")
-sys.exit(1 if results.count(False) or not results else 0)
+    status = summary()
+sys.exit(status)

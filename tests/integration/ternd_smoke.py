@@ -13,7 +13,6 @@ session), and that SIGTERM stops it cleanly. Prints PASS/FAIL lines and
 
 usage: ternd_smoke.py <ternd>"""
 import os
-import signal
 import sqlite3
 import struct
 import subprocess
@@ -27,51 +26,23 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tern_harness import Proc, check, summary, wait_for  # noqa: E402
 from tern_pybroker import Broker  # noqa: E402
 
 TERND = sys.argv[1]
 DEV = "dev-1"
-results = []
 
 
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f" ({detail})" if detail and not ok else ""))
+class Ternd(Proc):
+    """ternd against the broker, its log next to its state folder; text() is this run's."""
 
-
-def wait_for(cond, timeout=10.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
-
-
-class Ternd:
     def __init__(self, port, state):
-        self.log = os.path.join(os.path.dirname(state), "ternd.log")
-        self.out = open(self.log, "ab")
-        self.start_at = os.path.getsize(self.log)
-        self.proc = subprocess.Popen(
-            [TERND, "--broker", "127.0.0.1", "--port", str(port), "--state-dir", state,
-             "--api-port", "0", "-v"], stdout=self.out, stderr=subprocess.STDOUT)
+        super().__init__("ternd", [TERND, "--broker", "127.0.0.1", "--port", str(port),
+                                   "--state-dir", state, "--api-port", "0", "-v"],
+                         os.path.dirname(state))
 
-    def text(self):
-        with open(self.log, "rb") as f:
-            f.seek(self.start_at)
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.out.close()
-        return self.proc.returncode
+    def text(self, since_start=True):
+        return super().text(since_start)
 
 
 def device(port, v5=True):
@@ -181,9 +152,7 @@ def main():
             print(t.text())
         broker.close()
         subprocess.run(["rm", "-rf", work])
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    return 0 if results and all(results) else 1
+    return summary()
 
 
 if __name__ == "__main__":

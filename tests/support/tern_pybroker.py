@@ -4,17 +4,10 @@ configured by the test, waited for, and stopped and cleaned up afterwards."""
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tern_harness import free_port, listening, wait_for
 
 
 class Broker:
@@ -39,13 +32,8 @@ class Broker:
         """Start it (again): returns once it accepts connections."""
         self.proc = subprocess.Popen(["/usr/sbin/mosquitto", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 5
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
+        if wait_for(lambda: listening(self.port), 5):
+            return
         self.close()
         raise RuntimeError("mosquitto did not start")
 

@@ -34,6 +34,7 @@ enum {
     TIMEOUT_MS = 10000,        /* connect and whole request */
     RESPONSE_MAX = 512u << 20, /* 100,000 readings are about 15 MiB */
     SMALL_FILE_MAX = 4096,     /* api.url, token */
+    TRUST_FILE_MAX = 64 << 10, /* a trust store (the API takes 64 KiB bodies) */
     LIMIT_MAX = 100000,        /* the API's own limit on readings */
     LABEL_WIDTH = 17,          /* "applied version:" and a space */
 };
@@ -557,7 +558,7 @@ static void report_status(long status, const answer_t *ans)
  * returned; otherwise 1, after saying on stderr what went wrong.
  */
 static int api_call(const api_t *a, const char *method, const char *path, const char *body,
-                    json_t **out)
+                    const char *content_type, json_t **out)
 {
     *out = NULL;
     sbuf_t url = { 0 };
@@ -570,8 +571,10 @@ static int api_call(const api_t *a, const char *method, const char *path, const 
         return 1;
     }
     struct curl_slist *hdr = NULL;
-    const char *lines[] = { a->auth, "Accept: application/json",
-                            body ? "Content-Type: application/json" : NULL,
+    char ctype[128];
+    snprintf(ctype, sizeof ctype, "Content-Type: %s",
+             content_type != NULL ? content_type : "application/json");
+    const char *lines[] = { a->auth, "Accept: application/json", body ? ctype : NULL,
                             body ? "Expect:" : NULL };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0] && lines[i]; i++) {
         struct curl_slist *more = curl_slist_append(hdr, lines[i]);
@@ -685,7 +688,14 @@ static char *read_small(const char *path)
 
 /* ------------------------------------------------------------- options -- */
 
-typedef enum { CMD_DEVICES, CMD_DEVICE, CMD_TWIN_GET, CMD_TWIN_SET, CMD_TELEMETRY } cmd_t;
+typedef enum {
+    CMD_DEVICES,
+    CMD_DEVICE,
+    CMD_TWIN_GET,
+    CMD_TWIN_SET,
+    CMD_TELEMETRY,
+    CMD_TRUST
+} cmd_t;
 
 typedef struct {
     cmd_t cmd;
@@ -696,13 +706,14 @@ typedef struct {
     char **pos;                          /* positional arguments after the command */
     int npos;
     char *path; /* the request's path and query, set by prepare() */
-    char *body; /* twin set: the JSON object sent */
+    char *body; /* twin set: the JSON object sent; trust: the PEM file */
 } api_opts_t;
 
 bool ternctl_api_is_command(const char *name)
 {
     return strcmp(name, "devices") == 0 || strcmp(name, "device") == 0 ||
-           strcmp(name, "twin") == 0 || strcmp(name, "telemetry") == 0;
+           strcmp(name, "twin") == 0 || strcmp(name, "telemetry") == 0 ||
+           strcmp(name, "trust") == 0;
 }
 
 void ternctl_api_usage(FILE *f)
@@ -719,6 +730,9 @@ void ternctl_api_usage(FILE *f)
             "  ternctl telemetry ID [--since T] [--name NAME] [--limit K] [--json]\n"
             "       readings oldest first; T: Unix seconds or an age (30s, 10m, 2h, 1d);\n"
             "       NAME: a resolved SenML name as shown; K: 1..100000 (1000)\n"
+            "  ternctl trust ID FILE [--json]\n"
+            "       give the device the trust store in FILE (PEM CA certificates): ternd\n"
+            "       publishes it, retained, on tern/ID/trust/new; prints its version\n"
             "  --json: the API's answer as JSON (keys sorted)\n"
             "  finding ternd: --state-dir DIR (or $TERND_STATE_DIR; " DEFAULT_STATE_DIR ") holds\n"
             "       api.url and token; --api URL and --token-file FILE override them\n");
@@ -794,6 +808,9 @@ static int parse(int argc, char **argv, api_opts_t *o)
         o->cmd = CMD_DEVICE;
     } else if (strcmp(o->name, "telemetry") == 0) {
         o->cmd = CMD_TELEMETRY;
+    } else if (strcmp(o->name, "trust") == 0) {
+        o->cmd = CMD_TRUST;
+        ids = 2;
     } else if (o->npos >= 1 && strcmp(o->pos[0], "get") == 0) {
         o->cmd = CMD_TWIN_GET;
         o->pos++, o->npos--;
@@ -926,7 +943,7 @@ static int unexpected(const char *what)
 static int cmd_devices(const api_t *a, const api_opts_t *o)
 {
     json_t *root;
-    if (api_call(a, "GET", o->path, NULL, &root) != 0) {
+    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
         return 1;
     }
     json_t *list = json_object_get(root, "devices");
@@ -1026,10 +1043,45 @@ static void print_twin(json_t *twin)
     print_field_owned("in sync:", field_bool(twin, "in_sync"));
 }
 
+/* "serial 4a5b... (request 3), valid until <time> (<age>)", or "-". */
+static char *cert_text(json_t *c)
+{
+    if (!json_is_object(c)) {
+        return xstrdup("-");
+    }
+    sbuf_t b = { 0 };
+    char *serial = field_text(c, "serial"), *request = field_int(c, "request");
+    char *until = field_time(c, "not_after_ms");
+    sb_printf(&b, "serial %s (request %s), valid until %s", serial, request, until);
+    if (json_is_false(json_object_get(c, "published"))) {
+        sb_puts(&b, ", not yet taken by the broker");
+    }
+    free(serial);
+    free(request);
+    free(until);
+    return sb_take(&b);
+}
+
+/* "version 2", or "-". */
+static char *trust_text(json_t *t)
+{
+    if (!json_is_object(t)) {
+        return xstrdup("-");
+    }
+    sbuf_t b = { 0 };
+    char *version = field_int(t, "version");
+    sb_printf(&b, "version %s", version);
+    if (json_is_false(json_object_get(t, "published"))) {
+        sb_puts(&b, ", not yet taken by the broker");
+    }
+    free(version);
+    return sb_take(&b);
+}
+
 static int cmd_device(const api_t *a, const api_opts_t *o)
 {
     json_t *root;
-    if (api_call(a, "GET", o->path, NULL, &root) != 0) {
+    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
         return 1;
     }
     if (o->json) {
@@ -1057,11 +1109,19 @@ static int cmd_device(const api_t *a, const api_opts_t *o)
     for (size_t i = 0; i < nknown; i++) {
         print_field_owned(known[i].label, known[i].show(root, known[i].key));
     }
+    if (json_object_get(root, "certificate") != NULL) { /* a ternd with a CA, or newer */
+        print_field_owned("certificate:", cert_text(json_object_get(root, "certificate")));
+    }
+    if (json_object_get(root, "trust") != NULL) {
+        print_field_owned("trust store:", trust_text(json_object_get(root, "trust")));
+    }
     /* fields a newer ternd may add, as they come */
     size_t n;
     member_t *m = sorted_members(root, &n);
     for (size_t i = 0; i < n; i++) {
-        bool seen = m[i].len == 4 && memcmp(m[i].key, "twin", 4) == 0;
+        bool seen = (m[i].len == 4 && memcmp(m[i].key, "twin", 4) == 0) ||
+                    (m[i].len == 5 && memcmp(m[i].key, "trust", 5) == 0) ||
+                    (m[i].len == 11 && memcmp(m[i].key, "certificate", 11) == 0);
         for (size_t k = 0; k < nknown && !seen; k++) {
             seen =
                 strlen(known[k].key) == m[i].len && memcmp(known[k].key, m[i].key, m[i].len) == 0;
@@ -1093,7 +1153,7 @@ static int cmd_device(const api_t *a, const api_opts_t *o)
 static int cmd_twin_get(const api_t *a, const api_opts_t *o)
 {
     json_t *root;
-    if (api_call(a, "GET", o->path, NULL, &root) != 0) {
+    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
         return 1;
     }
     if (o->json) {
@@ -1144,7 +1204,7 @@ static int twin_patch(const api_opts_t *o, json_t **out)
 static int cmd_twin_set(const api_t *a, const api_opts_t *o)
 {
     json_t *root;
-    if (api_call(a, "PATCH", o->path, o->body, &root) != 0) {
+    if (api_call(a, "PATCH", o->path, o->body, NULL, &root) != 0) {
         return 1;
     }
     json_t *v = json_object_get(root, "desired_version");
@@ -1158,6 +1218,56 @@ static int cmd_twin_set(const api_t *a, const api_opts_t *o)
     }
     json_decref(root);
     return rc;
+}
+
+static int cmd_trust(const api_t *a, const api_opts_t *o)
+{
+    json_t *root;
+    if (api_call(a, "PUT", o->path, o->body, "application/x-pem-file", &root) != 0) {
+        return 1;
+    }
+    json_t *v = json_object_get(root, "version");
+    int rc = 0;
+    if (o->json) {
+        print_json_pretty(root);
+    } else if (json_is_integer(v)) {
+        printf("trust store version %" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
+    } else {
+        rc = unexpected("no \"version\"");
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* The trust store file for `trust`: PEM text, up to TRUST_FILE_MAX bytes, in o->body. */
+static int trust_body(api_opts_t *o)
+{
+    const char *path = o->pos[1];
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "ternctl: trust: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    char *buf = malloc(TRUST_FILE_MAX + 1);
+    if (buf == NULL) {
+        oom();
+    }
+    size_t n = fread(buf, 1, TRUST_FILE_MAX + 1, f);
+    bool bad = ferror(f) != 0;
+    fclose(f);
+    const char *why = bad                  ? strerror(errno ? errno : EIO)
+                      : n == 0             ? "empty"
+                      : n > TRUST_FILE_MAX ? "larger than 64 KiB"
+                      : memchr(buf, 0, n)  ? "not PEM text (a NUL byte)"
+                                           : NULL;
+    if (why != NULL) {
+        fprintf(stderr, "ternctl: trust: %s: %s\n", path, why);
+        free(buf);
+        return 1;
+    }
+    buf[n] = '\0';
+    o->body = buf;
+    return 0;
 }
 
 /* --since: Unix seconds, or an age (30s, 10m, 2h, 1d) before now. */
@@ -1234,7 +1344,7 @@ static char *reading_time(json_t *r)
 static int cmd_telemetry(const api_t *a, const api_opts_t *o)
 {
     json_t *root;
-    if (api_call(a, "GET", o->path, NULL, &root) != 0) {
+    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
         return 1;
     }
     json_t *list = json_object_get(root, "readings");
@@ -1333,6 +1443,12 @@ static int prepare(api_opts_t *o)
             o->path = device_path(o->pos[0], q.p);
         }
         break;
+    case CMD_TRUST:
+        rc = trust_body(o);
+        if (rc == 0) {
+            o->path = device_path(o->pos[0], "/trust");
+        }
+        break;
     }
     free(q.p);
     return rc;
@@ -1370,6 +1486,9 @@ int ternctl_api_main(int argc, char **argv)
         break;
     case CMD_TELEMETRY:
         rc = cmd_telemetry(&a, &o);
+        break;
+    case CMD_TRUST:
+        rc = cmd_trust(&a, &o);
         break;
     }
 done:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The operator commands of ternctl: `devices`, `device`, `twin get|set` and
- * `telemetry`, an HTTP client (libcurl) of ternd's JSON API (docs/api.md),
+ * The operator commands of ternctl: `devices`, `device`, `twin get|set`,
+ * `telemetry` and `trust`, an HTTP client (libcurl) of ternd's JSON API (docs/api.md),
  * with jansson for the JSON. The API is found from ternd's state directory
  * (api.url and token) or from --api and --token-file; the token is sent as a
  * bearer token and never printed.
@@ -16,7 +16,7 @@
 bool ternctl_api_is_command(const char *name);
 
 /**
- * Run the command in argv[0] ("devices", "device", "twin", "telemetry") with
+ * Run the command in argv[0] ("devices", "device", "twin", "telemetry", "trust") with
  * its arguments. Returns the exit code: 0 done, 1 the request failed (said on
  * stderr), 2 a usage error.
  */

@@ -43,6 +43,20 @@
  *                (firmware, link, region, next seq) and the offline will
  *   -u, -w       user name and password for a broker that checks them
  *   -r REGION    the region the presence message names
+ *
+ * mTLS with a device identity (tern/identity.h, examples/device/secure.h): the
+ * key in a key store, the chain and trust stores in the flash file, rotation by
+ * CSR with ternd's CA before the certificate expires, trust-store updates, and
+ * the quarantine endpoint:
+ *   -K DIR       file key store (development), or
+ *   -P MODULE:TOKEN:PIN  a PKCS#11 key store (SoftHSM2, a secure element ...)
+ *   -C CHAIN -A CA  the factory chain and trust store (PEM), to provision a blank
+ *                identity; the key "factory" must be in the key store (see -M)
+ *   -N NAME      the broker certificate's host name (default localhost)
+ *   -Q HOST:PORT the quarantine endpoint
+ *   -R PERMILLE  rotate once the certificate has lived this share of its life
+ *   -M FILE      factory step: make the key "factory" and write its CSR (DER) to
+ *                FILE, then exit
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -63,6 +77,8 @@
 #include "tern/uplink.h"
 #include "tern/version.h"
 #include "tern/wire.h"
+
+#include "secure.h"
 
 enum {
     INFLIGHT = 16,                /* its snapshot, 16 x 12 bytes, is one outbox record */
@@ -87,6 +103,7 @@ typedef struct device {
     tern_posix_link_t pl[2];
     bool stop, quiet;
     unsigned long delivered, rejected, evicted;
+    secure_t *sec;
 } device_t;
 
 static volatile sig_atomic_t g_cut = 0, g_heal = 0;
@@ -262,6 +279,7 @@ static void on_command(device_t *d, const tern_mqtt_publish_t *msg)
 static void on_event(void *user, const tern_uplink_event_t *ev)
 {
     device_t *d = user;
+    secure_on_event(d->sec, ev);
     switch (ev->type) {
     case TERN_UPLINK_EV_LINK: {
         const tern_link_event_t *l = ev->link_ev;
@@ -306,8 +324,14 @@ static void on_event(void *user, const tern_uplink_event_t *ev)
     case TERN_UPLINK_EV_MQTT:
         if (ev->mqtt->type == TERN_MQTT_EV_MESSAGE && ev->mqtt->offset == 0) {
             const tern_mqtt_publish_t *m = ev->mqtt->msg;
-            if (d->wire && m->topic.len == strlen(d->topic_desired) &&
-                memcmp(m->topic.ptr, d->topic_desired, m->topic.len) == 0) {
+            if (ev->mqtt->total != m->payload.len) {
+                printf("device %s: a message of %u bytes, larger than the receive buffer, "
+                       "ignored\n",
+                       d->id, (unsigned)ev->mqtt->total);
+            } else if (secure_on_message(d->sec, m)) {
+                /* the identity's */
+            } else if (d->wire && m->topic.len == strlen(d->topic_desired) &&
+                       memcmp(m->topic.ptr, d->topic_desired, m->topic.len) == 0) {
                 on_delta(d, m);
             } else {
                 on_command(d, m);
@@ -344,16 +368,21 @@ static void usage(const char *argv0)
     fprintf(stderr,
             "usage: %s [-f FILE] [-n COUNT] [-p PERIOD_MS] [-k PER_TICK] [-3] [-1] [-a] [-H]\n"
             "          [-s STABLE_MS] [-t SECONDS] [-q] [-B SECONDS] [-u USER [-w PASSWORD]]\n"
-            "          [-r REGION] HOST PORT DEVICE_ID\n",
+            "          [-r REGION] [-K DIR | -P MODULE:TOKEN:PIN] [-C CHAIN -A CA] [-N NAME]\n"
+            "          [-Q HOST:PORT] [-R PERMILLE] [-M CSR_FILE] HOST PORT DEVICE_ID\n",
             argv0);
 }
 
 int main(int argc, char **argv)
 {
     static device_t d;
-    static uint8_t tx[2048], rx[2048], scratch[TERN_UPLINK_SCRATCH(MAX_PAYLOAD)];
+    static uint8_t tx[2048], rx[8192], scratch[TERN_UPLINK_SCRATCH(MAX_PAYLOAD)];
     static tern_mqtt_inflight_t inflight[INFLIGHT];
-    static tern_mqtt_sub_entry_t subs[2];
+    static tern_mqtt_sub_entry_t subs[4];
+    static secure_t sec;
+    secure_opts_t so = { .hostname = "localhost" };
+    const char *csr_out = NULL;
+    bool secure = false;
     static tern_outbox_t ob;
     static tern_posix_board_t board;
     const char *file = NULL;
@@ -361,8 +390,43 @@ int main(int argc, char **argv)
     bool v311 = false, one_link = false, alerts = false, history = false;
     const char *user = NULL, *pass = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:qB:u:w:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "f:n:p:k:31aHs:t:qB:u:w:r:K:P:C:A:N:Q:R:M:")) != -1) {
         switch (opt) {
+        case 'K':
+            so.keys = optarg;
+            secure = true;
+            break;
+        case 'P':
+            so.pkcs11 = optarg;
+            secure = true;
+            break;
+        case 'C':
+            so.cert_file = optarg;
+            break;
+        case 'A':
+            so.ca_file = optarg;
+            break;
+        case 'N':
+            so.hostname = optarg;
+            break;
+        case 'Q': {
+            static char qhost[128];
+            const char *colon = strrchr(optarg, ':');
+            if (colon == NULL || (size_t)(colon - optarg) >= sizeof qhost) {
+                usage(argv[0]);
+                return 2;
+            }
+            memcpy(qhost, optarg, (size_t)(colon - optarg));
+            so.q_host = qhost;
+            so.q_port = (uint16_t)atoi(colon + 1);
+            break;
+        }
+        case 'R':
+            so.rotate_permille = (uint16_t)atoi(optarg);
+            break;
+        case 'M':
+            csr_out = optarg;
+            break;
         case 'u':
             user = optarg;
             break;
@@ -420,12 +484,16 @@ int main(int argc, char **argv)
     const char *host = argv[optind];
     uint16_t port = (uint16_t)atoi(argv[optind + 1]);
     d.id = argv[optind + 2];
+    d.sec = &sec;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (csr_out != NULL) { /* the factory step */
+        return secure ? secure_make_csr(d.id, &so, csr_out) : 2;
+    }
     char fbuf[256];
     if (file == NULL) {
         snprintf(fbuf, sizeof fbuf, "%s.flash", d.id);
         file = fbuf;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGUSR1, on_signal);
     signal(SIGUSR2, on_signal);
     snprintf(d.topic_cmd, sizeof d.topic_cmd, "tern/%s/cmd", d.id);
@@ -456,15 +524,24 @@ int main(int argc, char **argv)
         return 1;
     }
     const tern_hal_t *hal = tern_posix_board_hal(&board);
-    /* The flash: the outbox, and with -B the twin's two sectors at the end. */
-    tern_flash_t whole = tern_posix_flash_hal(&board.flash), obf = whole, twf = whole;
-    static tern_flash_part_t parts[2];
-    if (d.wire) {
-        uint32_t twin_at = FLASH_SIZE - 2 * FLASH_SECTOR;
-        err = tern_flash_partition(&whole, 0, twin_at, &parts[0], &obf);
-        if (err == TERN_OK) {
-            err = tern_flash_partition(&whole, twin_at, 2 * FLASH_SECTOR, &parts[1], &twf);
+    /* The flash: the outbox, then with -K/-P the identity's two sectors, and with -B the
+     * twin's two sectors at the end. */
+    tern_flash_t whole = tern_posix_flash_hal(&board.flash), obf = whole, twf = whole, idf = whole;
+    static tern_flash_part_t parts[3];
+    uint32_t twin_at = FLASH_SIZE - (d.wire ? 2 * FLASH_SECTOR : 0);
+    uint32_t id_at = twin_at - (secure ? 2 * FLASH_SECTOR : 0);
+    if (id_at < FLASH_SIZE) {
+        err = tern_flash_partition(&whole, 0, id_at, &parts[0], &obf);
+    }
+    if (err == TERN_OK && secure) {
+        err = tern_flash_partition(&whole, id_at, 2 * FLASH_SECTOR, &parts[2], &idf);
+        if (err == TERN_OK && secure_open(&sec, hal, idf, d.id, &so) != 0) {
+            tern_posix_board_close(&board);
+            return 1;
         }
+    }
+    if (err == TERN_OK && d.wire) {
+        err = tern_flash_partition(&whole, twin_at, 2 * FLASH_SECTOR, &parts[1], &twf);
         static uint8_t twin_state[1024];
         tern_twin_config_t tw = { .flash = twf,
                                   .state_buf = twin_state,
@@ -493,7 +570,8 @@ int main(int argc, char **argv)
     tern_backoff_config_t boc = { TERN_BACKOFF_FULL_JITTER, 200, 5000, 0, 0 };
     size_t nlinks = one_link ? 1 : 2;
     for (size_t i = 0; err == TERN_OK && i < nlinks; i++) {
-        tern_posix_link_init(&d.pl[i], host, port, sources[i], 2000, NULL, &hal->clock);
+        tern_posix_link_init(&d.pl[i], host, port, sources[i], 2000,
+                             secure ? secure_tls(&sec) : NULL, &hal->clock);
         err = tern_backoff_init(&bo[i], &boc, &hal->rng);
         links[i] = (tern_link_t){ .name = names[i],
                                   .kind = i == 0 ? TERN_LINK_ETHERNET : TERN_LINK_CELLULAR,
@@ -509,6 +587,7 @@ int main(int argc, char **argv)
     if (err == TERN_OK) {
         err = tern_link_init(&mgr, links, nlinks, &lc);
     }
+    secure_bind(&sec, d.pl, nlinks, &mgr);
 
     /* The session: never a clean start, a session the broker keeps for 10 minutes. */
     tern_uplink_config_t uc = {
@@ -520,7 +599,7 @@ int main(int argc, char **argv)
                   .inflight = inflight,
                   .inflight_count = INFLIGHT,
                   .subs = subs,
-                  .sub_count = 2,
+                  .sub_count = 4,
                   .timeout_ms = 5000 },
         .outbox = &ob,
         .version = v311 ? TERN_MQTT_PROTO_V311 : TERN_MQTT_PROTO_V5,
@@ -567,10 +646,14 @@ int main(int argc, char **argv)
     printf("device %s: outbox %s mounted, %lu records waiting, next sequence %u\n", d.id, file,
            (unsigned long)tern_uplink_backlog(&d.up), (unsigned)tern_outbox_next_seq(&ob));
 
-    tern_mqtt_sub_t sub[2] = {
+    tern_mqtt_sub_t sub[4] = {
         { { (const uint8_t *)d.topic_cmd, strlen(d.topic_cmd) }, 1 },
         { { (const uint8_t *)d.topic_desired, strlen(d.topic_desired) }, 1 },
     };
+    size_t nsub = d.wire ? 2 : 1;
+    if (secure) {
+        nsub += secure_subs(&sec, sub + nsub);
+    }
     bool subscribed = false;
     /* -B: readings into compact batches; each batch an outbox record like any message */
     static uint8_t sbuf[3][96], tscratch[MAX_PAYLOAD - 64];
@@ -672,12 +755,32 @@ int main(int argc, char **argv)
         if (err == TERN_OK && batch_s > 0) {
             err = tern_telemetry_poll(&tel, tern_clock_now(&hal->clock));
         }
+        if (err == TERN_OK && secure_quarantined(&sec)) {
+            /* the main broker is off limits: only the quarantine session runs (the outbox
+             * keeps what is taken meanwhile) */
+            if (tern_link_active(&mgr) != NULL) {
+                tern_link_close_all(&mgr);
+                (void)tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
+            }
+            uint32_t wait_ms = secure_quarantine(&sec, tern_clock_now(&hal->clock));
+            now = tern_clock_now(&hal->clock);
+            if (limit_s > 0 && tern_time_elapsed(now, start) >= (uint32_t)limit_s * 1000u) {
+                printf("device %s: time limit reached\n", d.id);
+                break;
+            }
+            tern_posix_link_wait(sec.q_started ? &sec.qlink : NULL,
+                                 sec.q_up && tern_mqtt_want_write(&sec.qm),
+                                 wait_ms > 200 ? 200 : wait_ms);
+            continue;
+        }
         if (err == TERN_OK) {
             err = tern_uplink_poll(&d.up, tern_clock_now(&hal->clock));
         }
+        if (err == TERN_OK) {
+            err = secure_poll(&sec, &d.up, tern_clock_now(&hal->clock));
+        }
         if (err == TERN_OK && !subscribed && tern_uplink_online(&d.up)) {
-            tern_err_t se =
-                tern_mqtt_subscribe(tern_uplink_mqtt(&d.up), sub, d.wire ? 2 : 1, 0, NULL);
+            tern_err_t se = tern_mqtt_subscribe(tern_uplink_mqtt(&d.up), sub, nsub, 0, NULL);
             subscribed = se == TERN_OK;
         }
         if (err == TERN_OK && d.wire && subscribed && tern_uplink_online(&d.up)) {
@@ -721,6 +824,7 @@ int main(int argc, char **argv)
         (void)tern_uplink_poll(&d.up, tern_clock_now(&hal->clock)); /* the DISCONNECT goes out */
     }
     tern_link_close_all(&mgr);
+    secure_close(&sec);
     tern_posix_board_close(&board);
     if (err != TERN_OK) {
         fprintf(stderr, "device %s: %s\n", d.id, tern_strerror(err));

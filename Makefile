@@ -6,7 +6,8 @@
 #   make test          format check, sanitizer + Cortex-M4 + optimized (-O2 warnings) builds,
 #                      all tests (host and QEMU)
 #   make size          flash/RAM per module on Cortex-M4 (-Os, hard float)
-#   make bench         benchmarks, ours vs a reference, as ratios
+#   make bench         benchmarks, ours vs a reference, as ratios (first builds mbedTLS with
+#                      tern's device configuration, fetching its source: tools/mbedtls-device.sh)
 #   make fuzz          run every fuzz target for FUZZ_SECONDS each
 #   make powerloss-full the outbox power-cut sweep at full size (every cut, every tear; ~15 min)
 #   make format-check  fail if any file differs from .clang-format; make format fixes them
@@ -53,7 +54,7 @@ size: build-size
 	@./tools/size-report.sh build/size
 
 bench: build-release
-	@./tools/run-bench.sh build/release/bench
+	@CMAKE="$(CMAKE)" ./tools/run-bench.sh build/release/bench
 	@./tools/bench-icount.sh build/release/bench
 
 fuzz: build-asan

@@ -50,19 +50,7 @@ END {
 # kept of the MQTT objects (code + rodata + data: flash) and, apart, of the
 # libc routines they pulled in that the bare image did not already have.
 linked() { # <map> <object pattern> -> bytes kept of the objects whose path matches
-    awk -v pat="$2" '
-    function hex(s,   i, c, v) {
-        v = 0; s = tolower(s); sub(/^0x/, "", s)
-        for (i = 1; i <= length(s); i++) { c = index("0123456789abcdef", substr(s, i, 1)) - 1; v = v * 16 + c }
-        return v
-    }
-    /^Linker script and memory map/ { on = 1; next }
-    !on { next }
-    /^ \.(text|rodata|data)/ {
-        if (NF >= 4) { sz = $3; obj = $4 } else { getline; sz = $2; obj = $3 }
-        if (obj ~ pat) total += hex(sz)
-    }
-    END { print total + 0 }' "$1"
+    kept=$(awk -v pat="$2" -f "$(dirname "$0")/linkmap.awk" "$1") && echo "${kept%% *}"
 }
 mqtt_objs='src/net/mqtt[^/]*\.c\.obj|\(mqtt[^/]*\.c\.obj\)'
 dir="$build/tools/size"

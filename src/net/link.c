@@ -393,6 +393,9 @@ uint32_t tern_link_next_timeout(const tern_link_mgr_t *m, tern_ms_t now)
     if (m == NULL || m->links == NULL) {
         return best;
     }
+    if (m->pending != TERN_OK) {
+        return 0; /* a failure reported by the caller waits for the next poll: poll now */
+    }
     bool up = m->active >= 0 && m->links[m->active].priv.st == ST_UP;
     for (size_t k = 0; k < m->n; k++) {
         const tern_link_t *l = &m->links[k];

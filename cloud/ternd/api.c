@@ -513,6 +513,10 @@ static void on_desired_size(void *ctx, const ternd_twin_kv_t *kv)
     }
 }
 
+/* A delta's bytes besides its desired keys: {1: version, 2: from, 3: {keys}}, the map heads
+ * and two 9-byte integers at most. */
+#define DELTA_HEAD (1 + 2 * (1 + 9) + 1 + 9)
+
 /*
  * A device takes twin messages of at most TERN_WIRE_TWIN_MAX bytes, and a device
  * that starts from nothing gets the whole desired state in one delta: refuse a
@@ -537,8 +541,7 @@ static answer_t check_delta_size(ternd_api_t *a, const char *id, const ternd_twi
             json_object_set_new(sizes, kv[i].key, json_integer((json_int_t)kv[i].len));
         }
     }
-    /* {1: version, 2: from, 3: {keys}}: map heads and two 9-byte integers at most */
-    size_t total = 1 + 2 * (1 + 9) + 1 + 9;
+    size_t total = DELTA_HEAD;
     const char *key;
     json_t *v;
     json_object_foreach(sizes, key, v)
@@ -557,43 +560,64 @@ static answer_t check_delta_size(ternd_api_t *a, const char *id, const ternd_twi
     return (answer_t){ 0 };
 }
 
-static answer_t patch_desired(ternd_api_t *a, const char *id, req_t *r)
+static void free_kvs(ternd_twin_kv_t *kv, size_t n)
 {
+    for (size_t k = 0; k < n; k++) {
+        free((void *)(uintptr_t)kv[k].value);
+    }
+    free(kv);
+}
+
+/*
+ * The body of a desired-state PATCH (a JSON object of keys, null deleting one) as
+ * keys to change: 0 with *kv_out (free_kvs()) and *n_out, or -1 with *ans the
+ * answer (400 with the reason).
+ */
+static int desired_body(const req_t *r, ternd_twin_kv_t **kv_out, size_t *n_out, answer_t *ans)
+{
+    *kv_out = NULL;
+    *n_out = 0;
     if (r->too_big) {
-        return error_answer(MHD_HTTP_BAD_REQUEST, "body larger than %u bytes",
+        *ans = error_answer(MHD_HTTP_BAD_REQUEST, "body larger than %u bytes",
                             (unsigned)TERND_API_BODY_MAX);
+        return -1;
     }
     json_error_t jerr;
     json_t *body = json_loadb(r->body != NULL ? r->body : "", r->len,
                               JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (body == NULL) {
-        return error_answer(MHD_HTTP_BAD_REQUEST, "invalid JSON: %s (line %d, column %d)",
+        *ans = error_answer(MHD_HTTP_BAD_REQUEST, "invalid JSON: %s (line %d, column %d)",
                             jerr.text, jerr.line, jerr.column);
+        return -1;
     }
     if (!json_is_object(body)) {
         json_decref(body);
-        return error_answer(MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+        *ans = error_answer(MHD_HTTP_BAD_REQUEST, "the body must be a JSON object");
+        return -1;
     }
     size_t n = json_object_size(body);
     ternd_twin_kv_t *kv = calloc(n ? n : 1, sizeof *kv);
     if (kv == NULL) {
         json_decref(body);
-        return ok_answer(NULL);
+        *ans = ok_answer(NULL);
+        return -1;
     }
-    answer_t ans = { 0 };
     size_t i = 0;
+    int rc = 0;
     for (void *it = json_object_iter(body); it != NULL; it = json_object_iter_next(body, it)) {
         const char *key = json_object_iter_key(it);
         size_t kl = json_object_iter_key_len(it);
         json_t *v = json_object_iter_value(it);
         if (kl > TWIN_KEY_MAX) {
-            ans = error_answer(MHD_HTTP_BAD_REQUEST, "key \"%.40s...\" longer than %d bytes", key,
-                               TWIN_KEY_MAX);
-            goto out;
+            *ans = error_answer(MHD_HTTP_BAD_REQUEST, "key \"%.40s...\" longer than %d bytes", key,
+                                TWIN_KEY_MAX);
+            rc = -1;
+            break;
         }
         if (memchr(key, '\0', kl) != NULL) {
-            ans = error_answer(MHD_HTTP_BAD_REQUEST, "key with a NUL character");
-            goto out;
+            *ans = error_answer(MHD_HTTP_BAD_REQUEST, "key with a NUL character");
+            rc = -1;
+            break;
         }
         memcpy(kv[i].key, key, kl);
         kv[i].key[kl] = '\0';
@@ -604,13 +628,32 @@ static answer_t patch_desired(ternd_api_t *a, const char *id, req_t *r)
             uint8_t *cbor;
             size_t len;
             if (ternd_json_to_cbor(v, &cbor, &len, why, sizeof why) != 0) {
-                ans = error_answer(MHD_HTTP_BAD_REQUEST, "key \"%s\": %s", kv[i].key, why);
-                goto out;
+                *ans = error_answer(MHD_HTTP_BAD_REQUEST, "key \"%s\": %s", kv[i].key, why);
+                rc = -1;
+                break;
             }
             kv[i].value = cbor;
             kv[i].len = len;
         }
         i++;
+    }
+    json_decref(body);
+    if (rc != 0) {
+        free_kvs(kv, n); /* calloc'd: the keys not reached have no value */
+        return -1;
+    }
+    *kv_out = kv;
+    *n_out = n;
+    return 0;
+}
+
+static answer_t patch_desired(ternd_api_t *a, const char *id, req_t *r)
+{
+    ternd_twin_kv_t *kv;
+    size_t n;
+    answer_t ans;
+    if (desired_body(r, &kv, &n, &ans) != 0) {
+        return ans;
     }
     bool ok;
     ans = check_delta_size(a, id, kv, n, &ok);
@@ -627,12 +670,70 @@ static answer_t patch_desired(ternd_api_t *a, const char *id, req_t *r)
     }
     ans = ok_answer(json_pack("{s:I}", "desired_version", (json_int_t)version));
 out:
-    for (size_t k = 0; k < n; k++) {
-        free((void *)(uintptr_t)kv[k].value);
-    }
-    free(kv);
-    json_decref(body);
+    free_kvs(kv, n);
     return ans;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * PATCH /v1/fleet/twin/desired: the same change for every device in the
+ * registry, each in its next desired version, in one transaction of a few
+ * set-wise statements (the store's). Refused, with nothing changed, if any
+ * device's desired state would no longer fit in one delta. The MQTT loop is
+ * told once; it sweeps the online devices that are behind.
+ */
+static answer_t patch_fleet_desired(ternd_api_t *a, req_t *r)
+{
+    ternd_twin_kv_t *kv;
+    size_t n;
+    answer_t ans;
+    if (desired_body(r, &kv, &n, &ans) != 0) {
+        return ans;
+    }
+    ternd_fleet_change_t fc;
+    int64_t t0 = mono_ms();
+    int rc =
+        ternd_store_twin_set_desired_all(a->store, kv, n, TERN_WIRE_TWIN_MAX - DELTA_HEAD, &fc);
+    free_kvs(kv, n);
+    if (rc < 0) {
+        return store_failed(a);
+    }
+    if (rc == 1) {
+        return error_answer(MHD_HTTP_BAD_REQUEST,
+                            "the desired state of %s would take %zu bytes of CBOR; a device takes "
+                            "at most %u (TERN_WIRE_TWIN_MAX)",
+                            fc.largest, fc.largest_bytes + DELTA_HEAD,
+                            (unsigned)TERN_WIRE_TWIN_MAX);
+    }
+    if (fc.devices > 0 && a->hooks.fleet_changed != NULL) {
+        a->hooks.fleet_changed(a->hooks.ctx);
+    }
+    ternd_log("api: fleet change of %zu keys: desired versions %llu..%llu of %llu devices, "
+              "stored in %lld ms",
+              n, (unsigned long long)fc.version_min, (unsigned long long)fc.version_max,
+              (unsigned long long)fc.devices, (long long)(mono_ms() - t0));
+    return ok_answer(json_pack("{s:I, s:I, s:I}", "devices", (json_int_t)fc.devices, "version_min",
+                               (json_int_t)fc.version_min, "version_max",
+                               (json_int_t)fc.version_max));
+}
+
+/* GET /v1/fleet/stats: SQL aggregates over the registry and the twins. */
+static answer_t get_fleet_stats(ternd_api_t *a)
+{
+    ternd_fleet_stats_t f;
+    if (ternd_store_fleet_stats(a->store, &f) != 0) {
+        return store_failed(a);
+    }
+    return ok_answer(json_pack("{s:I, s:I, s:I, s:{s:I, s:I}}", "devices", (json_int_t)f.devices,
+                               "online", (json_int_t)f.online, "messages", (json_int_t)f.messages,
+                               "twin", "desired_version_max", (json_int_t)f.desired_version_max,
+                               "in_sync", (json_int_t)f.in_sync));
 }
 
 /* ----------------------------------------------------------- telemetry -- */
@@ -764,6 +865,13 @@ static answer_t route(ternd_api_t *a, struct MHD_Connection *conn, const char *u
         answer_t ans = error_answer(MHD_HTTP_UNAUTHORIZED, "unauthorized");
         ans.challenge = true;
         return ans;
+    }
+    if (strcmp(url, "/v1/fleet/stats") == 0) {
+        return is_get(method) ? get_fleet_stats(a) : wrong_method("GET, HEAD");
+    }
+    if (strcmp(url, "/v1/fleet/twin/desired") == 0) {
+        return strcmp(method, MHD_HTTP_METHOD_PATCH) == 0 ? patch_fleet_desired(a, r)
+                                                          : wrong_method("PATCH");
     }
     static const char k_devices[] = "/v1/devices";
     if (strncmp(url, k_devices, sizeof k_devices - 1) != 0) {

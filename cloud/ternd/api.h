@@ -40,6 +40,13 @@ typedef struct ternd_api_hooks {
      */
     void (*twin_changed)(void *ctx, const char *id);
     /**
+     * An operator stored a new desired version of every device (committed,
+     * PATCH /v1/fleet/twin/desired): push the deltas to the devices that are
+     * online. Called with @p ctx, on the API's thread, once per change (not
+     * once per device): same rules as twin_changed. May be NULL.
+     */
+    void (*fleet_changed)(void *ctx);
+    /**
      * An operator stored trust store version N of device @p id (committed):
      * publish it on tern/<id>/trust/new. Same rules as twin_changed; called
      * with @p trust_ctx. May be NULL.

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet side of device certificates and trust stores (certs.h). */
-#define _POSIX_C_SOURCE 200809L /* strnlen */
+#define _GNU_SOURCE /* strnlen, tdestroy */
 #include "certs.h"
 
+#include <search.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,38 +28,90 @@ int ternd_certs_init(ternd_certs_t *c, ternd_store_t *store, ternd_ca_t *ca, uin
     return pthread_mutex_init(&c->lock, NULL) == 0 ? 0 : -1;
 }
 
+/* A queued job: in the FIFO list and in the index by (device, kind). */
+typedef struct ternd_certs_node {
+    ternd_certs_job_t job;
+    struct ternd_certs_node *prev, *next;
+} node_t;
+
+static int node_cmp(const void *pa, const void *pb)
+{
+    const ternd_certs_job_t *a = &((const node_t *)pa)->job, *b = &((const node_t *)pb)->job;
+    int c = strcmp(a->id, b->id);
+    return c != 0 ? c : (int)a->kind - (int)b->kind;
+}
+
+static void no_free(void *p)
+{
+    (void)p; /* the nodes are freed from the list */
+}
+
 void ternd_certs_free(ternd_certs_t *c)
 {
     pthread_mutex_destroy(&c->lock);
-    free(c->jobs);
+    tdestroy(c->index, no_free);
+    c->index = NULL;
+    while (c->head != NULL) {
+        node_t *next = c->head->next;
+        free(c->head);
+        c->head = next;
+    }
+    c->tail = NULL;
     free(c->flights);
-    c->jobs = NULL;
     c->flights = NULL;
-    c->n = c->cap = c->n_flights = c->cap_flights = 0;
+    c->n = c->n_flights = c->cap_flights = 0;
 }
 
 /* ---------------------------------------------------------------- queue -- */
 
-/* One job per (device, kind): it publishes the latest row when it runs. */
-static void push_locked(ternd_certs_t *c, const ternd_certs_job_t *job)
+/* One job per (device, kind): it publishes the latest row when it runs. At the tail, or at
+ * the head if @p back (a job the drain took and could not answer now). */
+static void push_locked(ternd_certs_t *c, const ternd_certs_job_t *job, bool back)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->jobs[i].kind == job->kind && strcmp(c->jobs[i].id, job->id) == 0) {
-            return;
-        }
+    node_t *n = malloc(sizeof *n);
+    if (n == NULL) {
+        ternd_log("out of memory: %s for %s not queued (sent on the next connect)",
+                  job->kind == TERND_PUB_CERT ? "certificate" : "trust store", job->id);
+        return;
     }
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        ternd_certs_job_t *j = realloc(c->jobs, cap * sizeof *j);
-        if (j == NULL) {
+    n->job = *job; /* before tsearch(), which compares by it */
+    void **slot = tsearch(n, &c->index, node_cmp);
+    if (slot == NULL || *(node_t **)slot != n) { /* no memory, or queued already */
+        if (slot == NULL) {
             ternd_log("out of memory: %s for %s not queued (sent on the next connect)",
                       job->kind == TERND_PUB_CERT ? "certificate" : "trust store", job->id);
-            return;
         }
-        c->jobs = j;
-        c->cap = cap;
+        free(n);
+        return;
     }
-    c->jobs[c->n++] = *job;
+    if (back) {
+        n->prev = NULL;
+        n->next = c->head;
+        *(c->head != NULL ? &c->head->prev : &c->tail) = n;
+        c->head = n;
+    } else {
+        n->next = NULL;
+        n->prev = c->tail;
+        *(c->tail != NULL ? &c->tail->next : &c->head) = n;
+        c->tail = n;
+    }
+    c->n++;
+}
+
+/* Take the oldest job under the lock: false if there is none. */
+static bool pop_locked(ternd_certs_t *c, ternd_certs_job_t *job)
+{
+    node_t *n = c->head;
+    if (n == NULL) {
+        return false;
+    }
+    c->head = n->next;
+    *(c->head != NULL ? &c->head->prev : &c->tail) = NULL;
+    tdelete(n, &c->index, node_cmp);
+    *job = n->job;
+    free(n);
+    c->n--;
+    return true;
 }
 
 static void push(ternd_certs_t *c, const char *id, ternd_pub_kind_t kind)
@@ -73,7 +126,7 @@ static void push(ternd_certs_t *c, const char *id, ternd_pub_kind_t kind)
     memcpy(job.id, id, len);
     job.kind = kind;
     pthread_mutex_lock(&c->lock);
-    push_locked(c, &job);
+    push_locked(c, &job, false);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -328,27 +381,26 @@ static int answer(ternd_certs_t *c, const ternd_certs_job_t *job)
 
 long ternd_certs_drain(ternd_certs_t *c)
 {
-    pthread_mutex_lock(&c->lock);
-    ternd_certs_job_t *jobs = c->jobs;
-    size_t n = c->n;
-    c->jobs = NULL;
-    c->n = c->cap = 0;
-    pthread_mutex_unlock(&c->lock);
-    size_t i = 0;
     int rc = 0;
-    for (; i < n; i++) {
-        rc = answer(c, &jobs[i]);
-        if (rc != 0) {
-            break; /* not now, or the store failed: this job and the rest wait */
+    for (;;) {
+        ternd_certs_job_t job;
+        pthread_mutex_lock(&c->lock);
+        bool got = pop_locked(c, &job);
+        pthread_mutex_unlock(&c->lock);
+        if (!got) {
+            break;
+        }
+        rc = answer(c, &job);
+        if (rc != 0) { /* not now, or the store failed: it waits at the head, the rest after it */
+            pthread_mutex_lock(&c->lock);
+            push_locked(c, &job, true);
+            pthread_mutex_unlock(&c->lock);
+            break;
         }
     }
     pthread_mutex_lock(&c->lock);
-    for (size_t k = i; k < n; k++) {
-        push_locked(c, &jobs[k]);
-    }
     long left = (long)c->n;
     pthread_mutex_unlock(&c->lock);
-    free(jobs);
     return rc < 0 ? -1 : left;
 }
 

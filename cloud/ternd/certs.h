@@ -62,7 +62,12 @@ typedef struct ternd_certs_stats {
     uint64_t published; /* answers the broker acknowledged (cert/new and trust/new) */
 } ternd_certs_stats_t;
 
-/** The certificate service. Caller-owned; the queue is the only part other threads touch. */
+struct ternd_certs_node;
+
+/** The certificate service. Caller-owned; the queue is the only part other threads touch.
+ * Queueing costs O(log n) and a drain takes jobs from the head, so a queue of the whole
+ * fleet (a rotation wave, a trust store for every device, all of it again on a connect)
+ * stays cheap while the QoS 1 window paces the publishing. */
 typedef struct ternd_certs {
     ternd_store_t *store; /* the MQTT loop's store */
     ternd_ca_t *ca;       /* NULL: no CA, requests are refused */
@@ -70,10 +75,11 @@ typedef struct ternd_certs {
     ternd_retain_fn publish;
     void *publish_ctx;
     bool verbose;
-    pthread_mutex_t lock; /* guards jobs */
-    ternd_certs_job_t *jobs;
-    size_t n, cap;
-    ternd_certs_flight_t *flights; /* the loop's only */
+    pthread_mutex_t lock;                 /* guards the queue */
+    void *index;                          /* the queued jobs by (device, kind) (tsearch) */
+    struct ternd_certs_node *head, *tail; /* the queue, oldest first */
+    size_t n;                             /* jobs queued */
+    ternd_certs_flight_t *flights;        /* the loop's only */
     size_t n_flights, cap_flights;
     ternd_certs_stats_t stats;
 } ternd_certs_t;

@@ -75,6 +75,7 @@ typedef struct {
     const char *id;    /* NUL-terminated device id ("?" if the topic has none) */
     const char *topic; /* printable */
     int64_t now_ms;
+    bool retained; /* delivered from the broker's retained messages */
 } msg_ctx_t;
 
 static tern_wire_reject_t refuse(msg_ctx_t *m, tern_wire_reject_t r, const char *fmt, ...)
@@ -421,11 +422,15 @@ static tern_wire_reject_t presence(msg_ctx_t *m, const uint8_t *p, size_t len)
     if (!have_online) {
         return refuse(m, TERN_WIRE_REJECT_SCHEMA, "presence: online (1) is missing");
     }
+    /* A retained presence is the device's last birth (or will) replayed to a new subscription:
+     * its next seq is as old as it is, below what ternd stored since, and must not be taken
+     * for an erased outbox. Its other fields are the latest the broker has. */
+    bool judge_seq = has_seq && !m->retained;
     int rc = ternd_store_begin(s);
     if (rc == 0) {
         rc = ternd_store_presence(s, m->id, online, have_text[0] ? text[0] : NULL,
                                   have_text[1] ? text[1] : NULL, have_text[2] ? text[2] : NULL,
-                                  has_seq, next_seq, m->now_ms);
+                                  judge_seq, next_seq, m->now_ms);
     }
     if (rc == 0) {
         rc = ternd_store_commit(s);
@@ -439,11 +444,11 @@ static tern_wire_reject_t presence(msg_ctx_t *m, const uint8_t *p, size_t len)
         if (has_seq) {
             snprintf(seqs, sizeof seqs, ", next seq %llu", (unsigned long long)next_seq);
         }
-        ternd_log("%s: online (firmware %s, link %s, region %s%s)", m->id,
+        ternd_log("%s: online (firmware %s, link %s, region %s%s)%s", m->id,
                   have_text[0] ? text[0] : "?", have_text[1] ? text[1] : "?",
-                  have_text[2] ? text[2] : "?", seqs);
+                  have_text[2] ? text[2] : "?", seqs, m->retained ? " (retained)" : "");
     } else {
-        ternd_log("%s: offline", m->id);
+        ternd_log("%s: offline%s", m->id, m->retained ? " (retained)" : "");
     }
     return TERN_WIRE_OK;
 }
@@ -748,7 +753,7 @@ static void guess_id(char *id, size_t cap, const char *topic, size_t len)
 }
 
 tern_wire_reject_t ternd_ingest_message(ternd_ingest_t *in, const char *topic, size_t topic_len,
-                                        const char *seq_prop, size_t seq_len,
+                                        const char *seq_prop, size_t seq_len, bool retained,
                                         const uint8_t *payload, size_t len, int64_t now_ms)
 {
     char shown[TERN_WIRE_TOPIC_MAX + 4], id[TERN_WIRE_ID_MAX + 1] = "?";
@@ -759,7 +764,7 @@ tern_wire_reject_t ternd_ingest_message(ternd_ingest_t *in, const char *topic, s
     bool has_seq = false;
     uint32_t seq = 0;
     printable(shown, sizeof shown, topic, topic_len);
-    msg_ctx_t m = { in, id, shown, now_ms };
+    msg_ctx_t m = { in, id, shown, now_ms, retained };
     in->stats.messages++;
 
     if (tern_wire_topic_parse(topic, topic_len, &idp, &id_len, &kind) != TERN_OK) {
@@ -800,11 +805,13 @@ tern_wire_reject_t ternd_ingest_message(ternd_ingest_t *in, const char *topic, s
 }
 
 tern_wire_reject_t ternd_ingest_chunk(ternd_ingest_t *in, const char *topic, size_t topic_len,
-                                      const char *seq_prop, size_t seq_len, const uint8_t *chunk,
-                                      size_t chunk_len, size_t offset, size_t total, int64_t now_ms)
+                                      const char *seq_prop, size_t seq_len, bool retained,
+                                      const uint8_t *chunk, size_t chunk_len, size_t offset,
+                                      size_t total, int64_t now_ms)
 {
     if (offset == 0 && chunk_len >= total) {
-        return ternd_ingest_message(in, topic, topic_len, seq_prop, seq_len, chunk, total, now_ms);
+        return ternd_ingest_message(in, topic, topic_len, seq_prop, seq_len, retained, chunk, total,
+                                    now_ms);
     }
     if (offset == 0) { /* the first piece of a streamed message */
         in->part_len = 0;
@@ -826,13 +833,13 @@ tern_wire_reject_t ternd_ingest_chunk(ternd_ingest_t *in, const char *topic, siz
         return TERN_WIRE_OK;
     }
     if (!in->part_skip) {
-        return ternd_ingest_message(in, topic, topic_len, seq_prop, seq_len, in->part, total,
-                                    now_ms);
+        return ternd_ingest_message(in, topic, topic_len, seq_prop, seq_len, retained, in->part,
+                                    total, now_ms);
     }
     char shown[TERN_WIRE_TOPIC_MAX + 4], id[TERN_WIRE_ID_MAX + 1] = "?";
     printable(shown, sizeof shown, topic, topic_len);
     guess_id(id, sizeof id, topic, topic_len);
-    msg_ctx_t m = { in, id, shown, now_ms };
+    msg_ctx_t m = { in, id, shown, now_ms, retained };
     in->stats.messages++;
     if (total <= TERN_WIRE_TELEMETRY_MAX + 4) { /* out of memory, or pieces out of order */
         return refuse(&m, TERN_WIRE_REJECT_STORE,

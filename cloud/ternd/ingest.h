@@ -61,10 +61,13 @@ void ternd_ingest_free(ternd_ingest_t *in);
  * and its payload. TERN_WIRE_OK when handled (stored, or a duplicate
  * dropped), else the reason it was refused (logged). TERN_WIRE_REJECT_STORE
  * means nothing was stored and the message must not be acknowledged.
- * @p now_ms is Unix ms.
+ * @p now_ms is Unix ms. @p retained: the broker delivered it from its retained
+ * messages (a new subscription's), not as it was published: a presence
+ * replayed that way is an old snapshot, whose next seq says nothing about the
+ * device's outbox now, so it never starts a new epoch.
  */
 tern_wire_reject_t ternd_ingest_message(ternd_ingest_t *in, const char *topic, size_t topic_len,
-                                        const char *seq_prop, size_t seq_len,
+                                        const char *seq_prop, size_t seq_len, bool retained,
                                         const uint8_t *payload, size_t len, int64_t now_ms);
 
 /**
@@ -76,8 +79,8 @@ tern_wire_reject_t ternd_ingest_message(ternd_ingest_t *in, const char *topic, s
  * that is not the last.
  */
 tern_wire_reject_t ternd_ingest_chunk(ternd_ingest_t *in, const char *topic, size_t topic_len,
-                                      const char *seq_prop, size_t seq_len, const uint8_t *chunk,
-                                      size_t chunk_len, size_t offset, size_t total,
-                                      int64_t now_ms);
+                                      const char *seq_prop, size_t seq_len, bool retained,
+                                      const uint8_t *chunk, size_t chunk_len, size_t offset,
+                                      size_t total, int64_t now_ms);
 
 #endif /* TERND_INGEST_H */

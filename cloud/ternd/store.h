@@ -77,6 +77,28 @@ typedef struct ternd_trust_row {
     bool published; /* the broker acknowledged it on trust/new (or a newer one replaced it) */
 } ternd_trust_row_t;
 
+/** The outcome of a fleet-wide desired-state change (ternd_store_twin_set_desired_all()). */
+typedef struct ternd_fleet_change {
+    uint64_t devices;                  /* devices changed: every one in the registry */
+    uint64_t version_min, version_max; /* their new desired versions (0 with no devices) */
+    char largest[65];     /* the device whose desired state is (or would be) the largest */
+    size_t largest_bytes; /* its size: bytes of its entries as CBOR (key text, value) */
+} ternd_fleet_change_t;
+
+/** A device behind on its twin (ternd_store_twin_behind()). */
+typedef struct ternd_twin_behind {
+    char id[65];
+    uint64_t desired, applied; /* applied < desired */
+} ternd_twin_behind_t;
+
+/** The fleet in numbers (ternd_store_fleet_stats()), from SQL aggregates. */
+typedef struct ternd_fleet_stats {
+    uint64_t devices, online;
+    uint64_t messages, readings;  /* telemetry stored, all devices */
+    uint64_t desired_version_max; /* the highest desired version of any device */
+    uint64_t in_sync;             /* devices whose applied version is their desired version */
+} ternd_fleet_stats_t;
+
 /** What to publish: a device's latest certificate (cert/new) or trust store (trust/new). */
 typedef enum { TERND_PUB_CERT = 0, TERND_PUB_TRUST = 1 } ternd_pub_kind_t;
 
@@ -85,6 +107,7 @@ typedef void (*ternd_pending_fn)(void *ctx, const char *device, ternd_pub_kind_t
 typedef void (*ternd_device_fn)(void *ctx, const ternd_device_t *d);
 typedef void (*ternd_reading_fn)(void *ctx, const char *device, uint64_t seq,
                                  const ternd_reading_t *r);
+typedef void (*ternd_behind_fn)(void *ctx, const ternd_twin_behind_t *b);
 
 /** The operations a backend implements (see the functions below for each one's contract). */
 typedef struct ternd_store_ops {
@@ -121,6 +144,11 @@ typedef struct ternd_store_ops {
     int (*trust_latest)(ternd_store_t *s, const char *id, ternd_trust_row_t *out);
     int (*trust_published)(ternd_store_t *s, const char *id, uint64_t version);
     int (*pending)(ternd_store_t *s, ternd_pending_fn fn, void *ctx);
+    int (*twin_set_desired_all)(ternd_store_t *s, const ternd_twin_kv_t *kv, size_t n,
+                                size_t max_state, ternd_fleet_change_t *out);
+    int (*twin_behind)(ternd_store_t *s, const char *after, size_t limit, ternd_behind_fn fn,
+                       void *ctx);
+    int (*fleet_stats)(ternd_store_t *s, ternd_fleet_stats_t *out);
 } ternd_store_ops_t;
 
 struct ternd_store {
@@ -249,6 +277,37 @@ static inline int ternd_store_twin_report(ternd_store_t *s, const char *id, uint
                                           size_t n)
 {
     return s->ops->twin_report(s, id, version, applied, full, kv, n);
+}
+
+/**
+ * Fleet change: set (or delete) @p n desired keys of every device in the
+ * registry, each in one new desired version of its own (its previous one + 1),
+ * all in one transaction (a savepoint inside the caller's). @p max_state
+ * bounds every device's desired state afterwards, in bytes of its entries as
+ * CBOR (each key as a text string, then its value; 0: no bound): 0 done
+ * (*out says how many devices and their versions), 1 refused because a device
+ * would go over (*out names the largest one; nothing changed), -1 failed.
+ */
+static inline int ternd_store_twin_set_desired_all(ternd_store_t *s, const ternd_twin_kv_t *kv,
+                                                   size_t n, size_t max_state,
+                                                   ternd_fleet_change_t *out)
+{
+    return s->ops->twin_set_desired_all(s, kv, n, max_state, out);
+}
+/**
+ * Online devices whose applied desired version is below their desired version,
+ * by id, from the first id above @p after ("" or NULL: from the start), at most
+ * @p limit (0: no limit): the twin server's sweep after a fleet change.
+ */
+static inline int ternd_store_twin_behind(ternd_store_t *s, const char *after, size_t limit,
+                                          ternd_behind_fn fn, void *ctx)
+{
+    return s->ops->twin_behind(s, after, limit, fn, ctx);
+}
+/** The fleet's counts (SQL aggregates over the registry and the twins). */
+static inline int ternd_store_fleet_stats(ternd_store_t *s, ternd_fleet_stats_t *out)
+{
+    return s->ops->fleet_stats(s, out);
 }
 
 /**

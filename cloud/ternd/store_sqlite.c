@@ -193,7 +193,29 @@ static const char k_schema[] =
     X(ST_TRUST_PUBLISHED, "UPDATE trust SET published = 1 WHERE device = ?1 AND version <= ?2")  \
     X(ST_PENDING, "SELECT DISTINCT device, 0 FROM certs WHERE published = 0"                     \
                   " UNION SELECT DISTINCT device, 1 FROM trust WHERE published = 0"              \
-                  " ORDER BY 1, 2")
+                  " ORDER BY 1, 2")                                                              \
+    X(ST_FLEET_META_ENSURE, "INSERT INTO twin_meta(device) SELECT id FROM devices WHERE true"    \
+                            " ON CONFLICT(device) DO NOTHING")                                   \
+    X(ST_FLEET_BUMP, "UPDATE twin_meta SET desired_version = desired_version + 1"                \
+                     " WHERE EXISTS (SELECT 1 FROM devices WHERE id = twin_meta.device)")        \
+    X(ST_FLEET_DESIRED_PUT, "INSERT INTO twin_desired(device, key, value, version, deleted)"     \
+                            " SELECT m.device, ?1, ?2, m.desired_version, ?3 FROM twin_meta m"   \
+                            " WHERE EXISTS (SELECT 1 FROM devices WHERE id = m.device)"          \
+                            " ON CONFLICT(device, key) DO UPDATE SET value = excluded.value,"    \
+                            " version = excluded.version, deleted = excluded.deleted")           \
+    X(ST_FLEET_VERSIONS, "SELECT COUNT(*), COALESCE(MIN(m.desired_version), 0),"                 \
+                         " COALESCE(MAX(m.desired_version), 0)"                                  \
+                         " FROM devices d JOIN twin_meta m ON m.device = d.id")                  \
+    X(ST_FLEET_FIRST, "SELECT id FROM devices ORDER BY id LIMIT 1")                              \
+    X(ST_TWIN_BEHIND, "SELECT d.id, m.desired_version, m.applied_version"                        \
+                      " FROM devices d JOIN twin_meta m ON m.device = d.id"                      \
+                      " WHERE d.id > ?1 AND d.online <> 0"                                       \
+                      " AND m.applied_version < m.desired_version ORDER BY d.id LIMIT ?2")       \
+    X(ST_FLEET_STATS,                                                                            \
+      "SELECT COUNT(*), COALESCE(SUM(d.online <> 0), 0), COALESCE(SUM(d.messages), 0),"          \
+      " COALESCE(SUM(d.readings), 0), COALESCE(MAX(m.desired_version), 0),"                      \
+      " COALESCE(SUM(COALESCE(m.applied_version, 0) = COALESCE(m.desired_version, 0)), 0)"       \
+      " FROM devices d LEFT JOIN twin_meta m ON m.device = d.id")
 
 #define ST_ENUM(name, sql) name,
 enum { STATEMENTS(ST_ENUM) ST_COUNT };
@@ -829,6 +851,220 @@ static int sq_twin_set_desired(ternd_store_t *base, const char *id, const ternd_
     return sp_end(s, set_desired(s, id, kv, n, version));
 }
 
+/* ---------------------------------------------------------- the fleet -- */
+
+/* The CBOR head of a text string of @p n bytes. */
+static size_t text_head(size_t n)
+{
+    return n < 24 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+
+/* A transaction of the operation's own (BEGIN IMMEDIATE: the write lock is taken before the
+ * first read, so what it reads stays true until it writes, and a writer in the way is
+ * waited for), or a savepoint inside the caller's. *own says which, for tx_end(). */
+static int tx_begin(sq_store_t *s, bool *own)
+{
+    *own = sqlite3_get_autocommit(s->db) != 0;
+    return *own ? run(s, stmt(s, ST_BEGIN), "begin") : sp_begin(s);
+}
+
+static int tx_end(sq_store_t *s, bool own, int rc)
+{
+    if (!own) {
+        return sp_end(s, rc);
+    }
+    if (rc >= 0 && run(s, stmt(s, ST_COMMIT), "commit") == 0) {
+        return rc;
+    }
+    char keep[sizeof s->err];
+    memcpy(keep, s->err, sizeof keep);
+    sqlite3_stmt *st = stmt(s, ST_ROLLBACK);
+    (void)sqlite3_step(st);
+    sqlite3_reset(st);
+    memcpy(s->err, keep, sizeof keep);
+    return -1;
+}
+
+/* The size of every device's desired state after setting @p kv, in bytes of its entries as
+ * CBOR: the largest one into out->largest and out->largest_bytes. One aggregate over the
+ * desired keys the change leaves as they are (its own statement: the changed keys are its
+ * parameters), plus what the change adds, which is the same for every device. */
+static int fleet_largest(sq_store_t *s, const ternd_twin_kv_t *kv, size_t n,
+                         ternd_fleet_change_t *out)
+{
+    static const char head[] = "SELECT device, SUM(CASE WHEN length(CAST(key AS BLOB)) < 24 THEN 1"
+                               " WHEN length(CAST(key AS BLOB)) < 256 THEN 2"
+                               " WHEN length(CAST(key AS BLOB)) < 65536 THEN 3 ELSE 5 END"
+                               " + length(CAST(key AS BLOB)) + length(value)) AS bytes"
+                               " FROM twin_desired WHERE deleted = 0";
+    static const char tail[] = " GROUP BY device ORDER BY bytes DESC, device LIMIT 1";
+    size_t add = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(kv[i].key);
+        add += kv[i].deleted ? 0 : text_head(kl) + kl + kv[i].len;
+    }
+    if (n > (size_t)sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1)) {
+        return fail(s, "%zu keys in one fleet change: at most %d", n,
+                    sqlite3_limit(s->db, SQLITE_LIMIT_VARIABLE_NUMBER, -1));
+    }
+    size_t cap = sizeof head + sizeof tail + 32 + n * 8;
+    char *sql = malloc(cap);
+    if (sql == NULL) {
+        return fail(s, "out of memory");
+    }
+    size_t len = (size_t)snprintf(sql, cap, "%s", head);
+    for (size_t i = 0; i < n; i++) {
+        len +=
+            (size_t)snprintf(sql + len, cap - len, "%s?%zu", i ? ", " : " AND key NOT IN (", i + 1);
+    }
+    snprintf(sql + len, cap - len, "%s%s", n ? ")" : "", tail);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        return fail_db(s, "desired state sizes");
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(st, (int)i + 1, kv[i].key, -1, SQLITE_STATIC);
+    }
+    uint64_t kept = 0;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        kept = (uint64_t)sqlite3_column_int64(st, 1);
+        rc = copy_text(s, st, 0, out->largest, sizeof out->largest, "device") == 0 ? SQLITE_DONE
+                                                                                   : SQLITE_ERROR;
+    } else if (rc != SQLITE_DONE) {
+        fail_db(s, "desired state sizes");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        return -1;
+    }
+    out->largest_bytes = add + (size_t)kept;
+    if (out->largest[0] == '\0') { /* no device keeps a key: they all end up the same size */
+        st = stmt(s, ST_FLEET_FIRST);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW &&
+            copy_text(s, st, 0, out->largest, sizeof out->largest, "device") != 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            fail_db(s, "first device");
+            sqlite3_reset(st);
+            return -1;
+        }
+        sqlite3_reset(st);
+    }
+    return 0;
+}
+
+static int set_desired_all(sq_store_t *s, const ternd_twin_kv_t *kv, size_t n, size_t max_state,
+                           ternd_fleet_change_t *out)
+{
+    if (fleet_largest(s, kv, n, out) != 0) {
+        return -1;
+    }
+    if (max_state > 0 && out->largest[0] != '\0' && out->largest_bytes > max_state) {
+        return 1; /* refused before anything was written */
+    }
+    /* set-wise: a few statements for the whole registry, whatever its size */
+    if (run(s, stmt(s, ST_FLEET_META_ENSURE), "create twins") != 0 ||
+        run(s, stmt(s, ST_FLEET_BUMP), "desired versions") != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = stmt(s, ST_FLEET_DESIRED_PUT);
+        sqlite3_bind_text(st, 1, kv[i].key, -1, SQLITE_STATIC);
+        if (!kv[i].deleted) {
+            sqlite3_bind_blob(st, 2, kv[i].value, (int)kv[i].len, SQLITE_STATIC);
+        }
+        sqlite3_bind_int(st, 3, kv[i].deleted ? 1 : 0);
+        if (run(s, st, "desired key") != 0) {
+            return -1;
+        }
+    }
+    sqlite3_stmt *st = stmt(s, ST_FLEET_VERSIONS);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        fail_db(s, "fleet versions");
+        sqlite3_reset(st);
+        return -1;
+    }
+    out->devices = (uint64_t)sqlite3_column_int64(st, 0);
+    out->version_min = (uint64_t)sqlite3_column_int64(st, 1);
+    out->version_max = (uint64_t)sqlite3_column_int64(st, 2);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_twin_set_desired_all(ternd_store_t *base, const ternd_twin_kv_t *kv, size_t n,
+                                   size_t max_state, ternd_fleet_change_t *out)
+{
+    sq_store_t *s = sq(base);
+    ternd_fleet_change_t dummy;
+    out = out != NULL ? out : &dummy;
+    memset(out, 0, sizeof *out);
+    bool own;
+    if (op_start(s) != 0 || check_kvs(s, kv, n) != 0 || tx_begin(s, &own) != 0) {
+        return -1;
+    }
+    return tx_end(s, own, set_desired_all(s, kv, n, max_state, out));
+}
+
+static int sq_twin_behind(ternd_store_t *base, const char *after, size_t limit, ternd_behind_fn fn,
+                          void *ctx)
+{
+    sq_store_t *s = sq(base);
+    if (op_start(s) != 0) {
+        return -1;
+    }
+    sqlite3_stmt *st = stmt(s, ST_TWIN_BEHIND);
+    sqlite3_bind_text(st, 1, after != NULL ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit == 0 || limit > (size_t)INT64_MAX ? -1 : (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ternd_twin_behind_t b;
+        memset(&b, 0, sizeof b);
+        if (copy_text(s, st, 0, b.id, sizeof b.id, "device") != 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+        b.desired = (uint64_t)sqlite3_column_int64(st, 1);
+        b.applied = (uint64_t)sqlite3_column_int64(st, 2);
+        fn(ctx, &b);
+    }
+    if (rc != SQLITE_DONE) {
+        fail_db(s, "twins behind");
+        sqlite3_reset(st);
+        return -1;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int row_stats(sq_store_t *s, sqlite3_stmt *st, void *out)
+{
+    (void)s;
+    ternd_fleet_stats_t *f = out;
+    f->devices = (uint64_t)sqlite3_column_int64(st, 0);
+    f->online = (uint64_t)sqlite3_column_int64(st, 1);
+    f->messages = (uint64_t)sqlite3_column_int64(st, 2);
+    f->readings = (uint64_t)sqlite3_column_int64(st, 3);
+    f->desired_version_max = (uint64_t)sqlite3_column_int64(st, 4);
+    f->in_sync = (uint64_t)sqlite3_column_int64(st, 5);
+    return 0;
+}
+
+static int sq_fleet_stats(ternd_store_t *base, ternd_fleet_stats_t *out)
+{
+    sq_store_t *s = sq(base);
+    memset(out, 0, sizeof *out);
+    if (op_start(s) != 0) {
+        return -1;
+    }
+    return one_row(s, stmt(s, ST_FLEET_STATS), row_stats, out, "fleet stats") < 0 ? -1 : 0;
+}
+
 /* The desired, reported and applied versions: into uint64_t[3]. */
 static int row_versions(sq_store_t *s, sqlite3_stmt *st, void *out)
 {
@@ -1275,6 +1511,9 @@ static const ternd_store_ops_t k_ops = {
     .trust_latest = sq_trust_latest,
     .trust_published = sq_trust_published,
     .pending = sq_pending,
+    .twin_set_desired_all = sq_twin_set_desired_all,
+    .twin_behind = sq_twin_behind,
+    .fleet_stats = sq_fleet_stats,
 };
 
 static int exec(sq_store_t *s, const char *sql, const char *what)

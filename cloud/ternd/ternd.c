@@ -29,8 +29,9 @@
  *   - A lost link or a broker restart: reconnect forever with a full-jitter
  *     backoff of 0.2 s .. 10 s, one log line per failed attempt.
  *   - Twin deltas are published from this thread only: the API's thread
- *     queues device ids (twin_server.h), the loop drains the queue after
- *     every poll (it wakes at least every 100 ms for that and for signals).
+ *     queues device ids, or asks for a sweep of the fleet (twin_server.h),
+ *     the loop drains the queue after every poll (it wakes at least every
+ *     100 ms for that and for signals), a bounded amount of work each time.
  *     So are certificates (cert/new) and trust stores (trust/new), retained
  *     (certs.h); answers the broker has not acknowledged are sent again on
  *     every connect.
@@ -125,6 +126,7 @@ typedef struct {
     ternd_certs_t certs;
     tern_ms_t certs_retry; /* no certs queue drain before this (after a store failure) */
     size_t n_subs;         /* filters to subscribe: N_SUBS with a CA, else N_SUBS_NO_CA */
+    uint64_t rx_msgs;      /* MESSAGE events: a poll that had some may have left more */
 } ternd_t;
 
 static volatile sig_atomic_t g_stop = 0;
@@ -182,9 +184,10 @@ static void on_event(void *user, const tern_mqtt_event_t *ev)
                 break;
             }
         }
+        t->rx_msgs++;
         tern_wire_reject_t r = ternd_ingest_chunk(
-            &t->in, (const char *)msg->topic.ptr, msg->topic.len, seq, seq_len, msg->payload.ptr,
-            msg->payload.len, ev->offset, ev->total, wall_ms());
+            &t->in, (const char *)msg->topic.ptr, msg->topic.len, seq, seq_len, msg->retain,
+            msg->payload.ptr, msg->payload.len, ev->offset, ev->total, wall_ms());
         if (r == TERN_WIRE_REJECT_STORE) {
             /* Not acknowledged: ending the connection here drops the PUBACK the session owes
              * for this message; the broker sends it again once we are back (ingest.c). */
@@ -324,7 +327,12 @@ static void subscribe(ternd_t *t)
     size_t n = t->n_subs;
     for (size_t i = 0; i < n; i++) {
         s[i].filter = view(k_filters[i] + (t->o->no_share ? sizeof SHARE - 1 : 0));
-        s[i].options = 1; /* QoS 1 */
+        /* QoS 1; retained messages (presence) only when the subscription is new: a plain
+         * subscription the session kept would otherwise replay every device's retained
+         * presence on every reconnect (17,000 messages for 17,000 devices). Shared
+         * subscriptions never get retained messages. Not Retain As Published: the retain
+         * flag of a delivery then marks a replay, which ingest.c relies on. */
+        s[i].options = 1 | TERN_MQTT_SUB_RETAIN_HANDLING(1);
     }
     tern_err_t e = tern_mqtt_subscribe(&t->m, s, n, 0, NULL);
     if (e == TERN_OK) {
@@ -401,7 +409,9 @@ static void step(ternd_t *t)
         t->st = ST_MQTT;
         /* fall through */
     case ST_MQTT:
-    case ST_UP:
+    case ST_UP: {
+        uint64_t rx0 = t->rx_msgs;
+        bool again = false;
         (void)tern_mqtt_poll(&t->m, now); /* errors come as events */
         if (t->ended) {
             link_ended(t);
@@ -413,7 +423,7 @@ static void step(ternd_t *t)
             }
             long left = 0;
             if (tern_deadline_passed(now, t->twin_retry)) {
-                left = ternd_twin_server_drain(&t->twin);
+                left = ternd_twin_server_drain(&t->twin, &again);
                 if (left < 0) { /* the store failed (logged): not again for a second */
                     t->twin_retry = tern_deadline_in(now, 1000);
                 }
@@ -436,9 +446,18 @@ static void step(ternd_t *t)
         }
         now = tern_clock_now(&t->clock);
         uint32_t until = tern_deadline_remaining(now, tern_mqtt_next_deadline(&t->m, now));
+        /* A poll handles at most 64 packets or reads: what it read and did not handle yet is
+         * in the client's buffer, where the socket's poll() cannot see it, so a poll that
+         * delivered messages is followed by another at once (without this, a backlog drains
+         * at 64 messages per TICK_MS once the socket is empty). So is a drain that stopped at
+         * its budget. */
+        if (t->rx_msgs != rx0 || again) {
+            until = 0;
+        }
         (void)tern_posix_conn_wait(&t->conn, tern_mqtt_want_write(&t->m),
                                    until < TICK_MS ? until : TICK_MS);
         return;
+    }
     }
 }
 
@@ -883,6 +902,7 @@ int main(int argc, char **argv)
     t.in.certs = ca != NULL ? &t.certs : NULL;
     ternd_api_hooks_t hooks = { .ctx = &t.twin,
                                 .twin_changed = ternd_twin_server_changed,
+                                .fleet_changed = ternd_twin_server_fleet_changed,
                                 .trust_changed = ternd_certs_trust_changed,
                                 .trust_ctx = &t.certs };
     ternd_api_t *api = ternd_api_start(o.state_dir, o.api_port, db, &hooks, err, sizeof err);

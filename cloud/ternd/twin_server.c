@@ -1,13 +1,34 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet side of the device twin: deltas built from the store, published from the MQTT loop. */
+#define _GNU_SOURCE /* tdestroy */
 #include "twin_server.h"
 
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "ingest.h"
+#include "log.h"
 #include "tern/cbor.h"
 #include "tern/wire.h"
+
+/* A queued job: in the FIFO list and in the index by id. */
+typedef struct ternd_twin_node {
+    ternd_twin_job_t job;
+    struct ternd_twin_node *prev, *next;
+} node_t;
+
+static int node_cmp(const void *a, const void *b)
+{
+    return strcmp(((const node_t *)a)->job.id, ((const node_t *)b)->job.id);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 int ternd_twin_server_init(ternd_twin_server_t *ts, ternd_store_t *store, ternd_publish_fn publish,
                            void *publish_ctx, bool verbose)
@@ -17,41 +38,92 @@ int ternd_twin_server_init(ternd_twin_server_t *ts, ternd_store_t *store, ternd_
     ts->publish = publish;
     ts->publish_ctx = publish_ctx;
     ts->verbose = verbose;
-    return pthread_mutex_init(&ts->lock, NULL) == 0 ? 0 : -1;
+    ts->batch = malloc(TERND_TWIN_SWEEP_BATCH * sizeof *ts->batch);
+    if (ts->batch == NULL) {
+        return -1;
+    }
+    if (pthread_mutex_init(&ts->lock, NULL) != 0) {
+        free(ts->batch);
+        ts->batch = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void no_free(void *p)
+{
+    (void)p; /* the nodes are freed from the list */
 }
 
 void ternd_twin_server_free(ternd_twin_server_t *ts)
 {
     pthread_mutex_destroy(&ts->lock);
-    free(ts->jobs);
-    ts->jobs = NULL;
-    ts->n = ts->cap = 0;
+    tdestroy(ts->index, no_free);
+    ts->index = NULL;
+    while (ts->head != NULL) {
+        node_t *next = ts->head->next;
+        free(ts->head);
+        ts->head = next;
+    }
+    ts->tail = NULL;
+    ts->n = 0;
+    free(ts->batch);
+    ts->batch = NULL;
 }
 
-/* Add @p job under the lock. One job per device: a report's answer (it knows where the device
- * is) replaces an operator's change; an operator's change adds nothing to a queued job, since
- * the delta is computed from the store when the job runs. */
-static void push_locked(ternd_twin_server_t *ts, const ternd_twin_job_t *job, bool older)
+/* Add @p job under the lock, at the tail (at the head if @p back: a job the drain took and
+ * puts back). One job per device: a report's answer (it knows where the device is) replaces
+ * an operator's change; an operator's change adds nothing to a queued job, since the delta
+ * is computed from the store when the job runs; a job put back loses to one queued
+ * meanwhile, which is newer. */
+static void push_locked(ternd_twin_server_t *ts, const ternd_twin_job_t *job, bool back)
 {
-    for (size_t i = 0; i < ts->n; i++) {
-        if (strcmp(ts->jobs[i].id, job->id) == 0) {
-            if (job->has_from && !older) {
-                ts->jobs[i] = *job;
-            }
-            return;
+    node_t key;
+    memcpy(key.job.id, job->id, sizeof key.job.id);
+    void **found = tfind(&key, &ts->index, node_cmp);
+    if (found != NULL) {
+        if (job->has_from && !back) {
+            (*(node_t **)found)->job = *job;
         }
+        return;
     }
-    if (ts->n == ts->cap) {
-        size_t cap = ts->cap ? ts->cap * 2 : 16;
-        ternd_twin_job_t *j = realloc(ts->jobs, cap * sizeof *j);
-        if (j == NULL) {
-            ternd_log("out of memory: twin delta for %s not queued", job->id);
-            return;
-        }
-        ts->jobs = j;
-        ts->cap = cap;
+    node_t *n = malloc(sizeof *n);
+    if (n != NULL) {
+        n->job = *job; /* before tsearch(), which compares by it */
     }
-    ts->jobs[ts->n++] = *job;
+    if (n == NULL || tsearch(n, &ts->index, node_cmp) == NULL) {
+        free(n);
+        ternd_log("out of memory: twin delta for %s not queued", job->id);
+        return;
+    }
+    if (back) {
+        n->prev = NULL;
+        n->next = ts->head;
+        *(ts->head != NULL ? &ts->head->prev : &ts->tail) = n;
+        ts->head = n;
+    } else {
+        n->next = NULL;
+        n->prev = ts->tail;
+        *(ts->tail != NULL ? &ts->tail->next : &ts->head) = n;
+        ts->tail = n;
+    }
+    ts->n++;
+}
+
+/* Take the oldest job under the lock: false if there is none. */
+static bool pop_locked(ternd_twin_server_t *ts, ternd_twin_job_t *job)
+{
+    node_t *n = ts->head;
+    if (n == NULL) {
+        return false;
+    }
+    ts->head = n->next;
+    *(ts->head != NULL ? &ts->head->prev : &ts->tail) = NULL;
+    tdelete(n, &ts->index, node_cmp);
+    *job = n->job;
+    free(n);
+    ts->n--;
+    return true;
 }
 
 static void push(ternd_twin_server_t *ts, const char *id, bool has_from, uint64_t from)
@@ -74,6 +146,14 @@ static void push(ternd_twin_server_t *ts, const char *id, bool has_from, uint64_
 void ternd_twin_server_changed(void *ctx, const char *device_id)
 {
     push(ctx, device_id, false, 0);
+}
+
+void ternd_twin_server_fleet_changed(void *ctx)
+{
+    ternd_twin_server_t *ts = ctx;
+    pthread_mutex_lock(&ts->lock);
+    ts->sweep_requested = true;
+    pthread_mutex_unlock(&ts->lock);
 }
 
 void ternd_twin_server_report(ternd_twin_server_t *ts, const char *device_id, uint64_t applied)
@@ -165,6 +245,46 @@ int ternd_twin_delta_build(ternd_store_t *store, const char *device_id, uint64_t
     return rc;
 }
 
+/* Publish the delta that brings @p id from desired version @p from to @p desired: 0 done
+ * (sent, or dropped for good: logged), 1 not now, -1 the store failed. @p quiet: no log line
+ * for a delta sent (a sweep's, unless verbose). */
+static int send_delta(ternd_twin_server_t *ts, const char *id, uint64_t from, uint64_t desired,
+                      bool quiet)
+{
+    static uint8_t delta[TERN_WIRE_TWIN_MAX];
+    size_t len = 0;
+    int rc = ternd_twin_delta_build(ts->store, id, from, desired, delta, sizeof delta, &len);
+    if (rc == -1) {
+        ternd_log("%s: twin: store failed: %s", id, ternd_store_error(ts->store));
+        return -1;
+    }
+    if (rc == -2) {
+        ternd_log("%s: twin: the delta %llu -> %llu is larger than %u bytes: not sent", id,
+                  (unsigned long long)from, (unsigned long long)desired,
+                  (unsigned)TERN_WIRE_TWIN_MAX);
+        return 0;
+    }
+    char topic[TERN_WIRE_TOPIC_MAX];
+    if (tern_wire_topic(topic, sizeof topic, id, TERN_WIRE_TWIN_DESIRED, NULL) != TERN_OK) {
+        return 0; /* ids are checked when queued, and by the store */
+    }
+    rc = ts->publish(ts->publish_ctx, topic, delta, len);
+    if (rc > 0) {
+        return 1;
+    }
+    if (rc < 0) {
+        ternd_log("%s: twin: the delta %llu -> %llu was refused: dropped", id,
+                  (unsigned long long)from, (unsigned long long)desired);
+        return 0;
+    }
+    ts->sent++;
+    if (!quiet) {
+        ternd_log("%s: twin: delta %llu -> %llu sent (%zu bytes)", id, (unsigned long long)from,
+                  (unsigned long long)desired, len);
+    }
+    return 0;
+}
+
 /* Answer one job: 0 done (sent or nothing to send), 1 not now, -1 the store failed. */
 static int answer(ternd_twin_server_t *ts, const ternd_twin_job_t *job)
 {
@@ -200,64 +320,123 @@ static int answer(ternd_twin_server_t *ts, const ternd_twin_job_t *job)
         }
         return 0;
     }
-    static uint8_t delta[TERN_WIRE_TWIN_MAX];
-    size_t len = 0;
-    int rc = ternd_twin_delta_build(ts->store, job->id, from, desired, delta, sizeof delta, &len);
-    if (rc == -1) {
-        ternd_log("%s: twin: store failed: %s", job->id, ternd_store_error(ts->store));
-        return -1;
+    return send_delta(ts, job->id, from, desired, false);
+}
+
+/* ---------------------------------------------------------------- sweep -- */
+
+static void sweep_start(ternd_twin_server_t *ts)
+{
+    if (ts->sweeping) {
+        ternd_log("twin: fleet change: starting the sweep again from the first device (%llu "
+                  "deltas sent so far)",
+                  (unsigned long long)ts->sweep_sent);
     }
-    if (rc == -2) {
-        ternd_log("%s: twin: the delta %llu -> %llu is larger than %u bytes: not sent", job->id,
-                  (unsigned long long)from, (unsigned long long)desired,
-                  (unsigned)TERN_WIRE_TWIN_MAX);
-        return 0;
+    ts->sweeping = true;
+    ts->cursor[0] = '\0';
+    ts->batch_n = ts->batch_i = 0;
+    ts->batch_last = false;
+    ts->sweep_start_ms = mono_ms();
+    ts->sweep_sent = 0;
+}
+
+static void on_behind(void *ctx, const ternd_twin_behind_t *b)
+{
+    ternd_twin_server_t *ts = ctx;
+    if (ts->batch_n < TERND_TWIN_SWEEP_BATCH) {
+        ts->batch[ts->batch_n++] = *b;
     }
-    char topic[TERN_WIRE_TOPIC_MAX];
-    if (tern_wire_topic(topic, sizeof topic, job->id, TERN_WIRE_TWIN_DESIRED, NULL) != TERN_OK) {
-        return 0; /* ids are checked when queued */
+}
+
+/* Go on with the sweep within the drain's budget (*done jobs so far, started at @p t0): 0
+ * finished or out of budget (*more), 1 not now, -1 the store failed. */
+static int sweep(ternd_twin_server_t *ts, size_t *done, int64_t t0, bool *more)
+{
+    while (ts->sweeping) {
+        if (*done >= TERND_TWIN_DRAIN_JOBS || mono_ms() - t0 >= TERND_TWIN_DRAIN_MS) {
+            *more = true;
+            return 0;
+        }
+        if (ts->batch_i == ts->batch_n) {
+            if (ts->batch_last) {
+                ts->sweeping = false;
+                ts->sweeps++;
+                int64_t ms = mono_ms() - ts->sweep_start_ms;
+                ternd_log("twin: fleet change: deltas sent to the %llu online devices that were "
+                          "behind, in %lld.%03lld s",
+                          (unsigned long long)ts->sweep_sent, (long long)(ms / 1000),
+                          (long long)(ms % 1000));
+                return 0;
+            }
+            ts->batch_n = ts->batch_i = 0;
+            if (ternd_store_twin_behind(ts->store, ts->cursor, TERND_TWIN_SWEEP_BATCH, on_behind,
+                                        ts) != 0) {
+                ternd_log("twin: fleet change: store failed: %s", ternd_store_error(ts->store));
+                ts->batch_n = 0;
+                return -1;
+            }
+            ts->batch_last = ts->batch_n < TERND_TWIN_SWEEP_BATCH;
+            (*done)++;
+            continue;
+        }
+        const ternd_twin_behind_t *b = &ts->batch[ts->batch_i];
+        uint64_t sent = ts->sent;
+        int rc = send_delta(ts, b->id, b->applied, b->desired, !ts->verbose);
+        if (rc != 0) {
+            return rc; /* not now: this row again next time; the store failed: likewise */
+        }
+        ts->sweep_sent += ts->sent - sent;
+        memcpy(ts->cursor, b->id, sizeof ts->cursor);
+        ts->batch_i++;
+        (*done)++;
     }
-    rc = ts->publish(ts->publish_ctx, topic, delta, len);
-    if (rc > 0) {
-        return 1;
-    }
-    if (rc < 0) {
-        ternd_log("%s: twin: the delta %llu -> %llu was refused: dropped", job->id,
-                  (unsigned long long)from, (unsigned long long)desired);
-        return 0;
-    }
-    ts->sent++;
-    ternd_log("%s: twin: delta %llu -> %llu sent (%zu bytes)", job->id, (unsigned long long)from,
-              (unsigned long long)desired, len);
     return 0;
 }
 
-long ternd_twin_server_drain(ternd_twin_server_t *ts)
+long ternd_twin_server_drain(ternd_twin_server_t *ts, bool *again)
 {
-    pthread_mutex_lock(&ts->lock);
-    ternd_twin_job_t *jobs = ts->jobs;
-    size_t n = ts->n;
-    ts->jobs = NULL;
-    ts->n = ts->cap = 0;
-    pthread_mutex_unlock(&ts->lock);
-    if (n == 0) {
-        free(jobs);
-        return 0;
-    }
-    size_t i = 0;
+    int64_t t0 = mono_ms();
+    size_t done = 0;
+    bool more = false;
     int rc = 0;
-    for (; i < n; i++) {
-        rc = answer(ts, &jobs[i]);
-        if (rc != 0) {
-            break; /* not now, or the store failed: this job and the rest wait */
+    pthread_mutex_lock(&ts->lock);
+    bool restart = ts->sweep_requested;
+    ts->sweep_requested = false;
+    pthread_mutex_unlock(&ts->lock);
+    if (restart) {
+        sweep_start(ts);
+    }
+    /* the queue first: a report's answer is what a device that just connected waits for */
+    for (;;) {
+        ternd_twin_job_t job;
+        pthread_mutex_lock(&ts->lock);
+        bool got = pop_locked(ts, &job);
+        if (got && (done >= TERND_TWIN_DRAIN_JOBS || mono_ms() - t0 >= TERND_TWIN_DRAIN_MS)) {
+            push_locked(ts, &job, true);
+            more = true;
+            got = false;
+        }
+        pthread_mutex_unlock(&ts->lock);
+        if (!got) {
+            break;
+        }
+        rc = answer(ts, &job);
+        done++;
+        if (rc != 0) { /* not now, or the store failed: it waits at the head */
+            pthread_mutex_lock(&ts->lock);
+            push_locked(ts, &job, true);
+            pthread_mutex_unlock(&ts->lock);
+            break;
         }
     }
-    pthread_mutex_lock(&ts->lock);
-    for (size_t k = i; k < n; k++) {
-        push_locked(ts, &jobs[k], true); /* a job queued meanwhile is newer: it wins */
+    if (rc == 0 && !more && ts->sweeping) {
+        rc = sweep(ts, &done, t0, &more);
     }
-    long left = (long)ts->n;
+    pthread_mutex_lock(&ts->lock);
+    long left = (long)ts->n + (ts->sweeping || ts->sweep_requested ? 1 : 0);
     pthread_mutex_unlock(&ts->lock);
-    free(jobs);
+    if (again != NULL) {
+        *again = more && rc == 0;
+    }
     return rc < 0 ? -1 : left;
 }

@@ -2,8 +2,10 @@
 /* ternd's operator API (cloud/ternd/api.h, docs/api.md) over real HTTP on
  * 127.0.0.1: the token file (created 0600, reused, refused when others may read
  * it or it is malformed), api.url, the bearer check, every endpoint's JSON, the
- * PATCH that bumps the desired version and calls the hook, the PUT of a trust
- * store (versions, its hook, refusals), a device's certificate, and each error. */
+ * PATCH that bumps the desired version and calls the hook, the fleet-wide PATCH
+ * (every device its next version, one hook call, refused whole when a device's
+ * state would not fit), the fleet's counts, the PUT of a trust store (versions,
+ * its hook, refusals), a device's certificate, and each error. */
 #define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -144,6 +146,7 @@ typedef struct hook_log {
     pthread_mutex_t lock;
     int calls;
     char last[65];
+    int fleet_calls; /* fleet_changed */
 } hook_log_t;
 
 static void twin_changed(void *ctx, const char *id)
@@ -153,6 +156,22 @@ static void twin_changed(void *ctx, const char *id)
     h->calls++;
     snprintf(h->last, sizeof h->last, "%s", id);
     pthread_mutex_unlock(&h->lock);
+}
+
+static void fleet_changed(void *ctx)
+{
+    hook_log_t *h = ctx;
+    pthread_mutex_lock(&h->lock);
+    h->fleet_calls++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int fleet_calls(hook_log_t *h)
+{
+    pthread_mutex_lock(&h->lock);
+    int n = h->fleet_calls;
+    pthread_mutex_unlock(&h->lock);
+    return n;
 }
 
 static int hook_calls(hook_log_t *h, char *last)
@@ -237,6 +256,7 @@ static void start(fixture_t *f)
     char err[256] = "";
     ternd_api_hooks_t hooks = { .ctx = &f->hook,
                                 .twin_changed = twin_changed,
+                                .fleet_changed = fleet_changed,
                                 .trust_ctx = &f->trust_hook,
                                 .trust_changed = twin_changed };
     f->api = ternd_api_start(f->dir, 0, f->db, &hooks, err, sizeof err);
@@ -586,6 +606,167 @@ static void test_twin_and_patch(void **state)
     resp_free(&r);
 }
 
+static json_int_t jint(json_t *obj, const char *path)
+{
+    json_t *v = obj;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *k = strtok(buf, "."); k != NULL; k = strtok(NULL, ".")) {
+        v = json_object_get(v, k);
+    }
+    if (!json_is_integer(v)) {
+        fail_msg("%s is not an integer", path);
+    }
+    return json_integer_value(v);
+}
+
+static void test_fleet(void **state)
+{
+    fixture_t *f = *state;
+    resp_t r;
+    /* the counts: dev-1 online with 2 messages, dev-2 seen; no twin: both in sync at 0 */
+    get(f->port, "/v1/fleet/stats", f->auth, &r);
+    expect(&r, 200, NULL);
+    char *text = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"devices\":2,\"messages\":2,\"online\":1,"
+                              "\"twin\":{\"desired_version_max\":0,\"in_sync\":2}}");
+    free(text);
+    resp_free(&r);
+
+    /* dev-1 at desired version 1 first: the fleet change gives each device its next one */
+    const char *body = "{\"a\": 1}";
+    http(f->port, "PATCH", "/v1/devices/dev-1/twin/desired", f->auth, body, strlen(body), &r);
+    expect(&r, 200, NULL);
+    resp_free(&r);
+    assert_int_equal(hook_calls(&f->hook, NULL), 1);
+    body = "{\"interval\": 60, \"led\": \"on\", \"a\": null}";
+    http(f->port, "PATCH", "/v1/fleet/twin/desired", f->auth, body, strlen(body), &r);
+    expect(&r, 200, NULL);
+    text = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"devices\":2,\"version_max\":2,\"version_min\":1}");
+    free(text);
+    resp_free(&r);
+    assert_int_equal(fleet_calls(&f->hook), 1);      /* once for the fleet, */
+    assert_int_equal(hook_calls(&f->hook, NULL), 1); /* not once per device */
+    for (int i = 1; i <= 2; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/v1/devices/dev-%d/twin", i);
+        get(f->port, path, f->auth, &r);
+        expect(&r, 200, NULL);
+        text = json_dumps(json_object_get(r.json, "desired"), JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(text, "{\"interval\":60,\"led\":\"on\"}");
+        free(text);
+        assert_int_equal(jint(r.json, "desired_version"), i == 1 ? 2 : 1);
+        assert_false(json_is_true(json_object_get(r.json, "in_sync")));
+        resp_free(&r);
+    }
+    get(f->port, "/v1/fleet/stats", f->auth, &r);
+    expect(&r, 200, NULL);
+    assert_int_equal(jint(r.json, "devices"), 2);
+    assert_int_equal(jint(r.json, "twin.desired_version_max"), 2);
+    assert_int_equal(jint(r.json, "twin.in_sync"), 0);
+    resp_free(&r);
+    /* a device that says it applied its version is in sync */
+    char err[256];
+    ternd_store_t *s = ternd_store_open_sqlite(f->db, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(ternd_store_twin_report(s, "dev-2", 1, 1, false, NULL, 0), 1);
+    ternd_store_close(s);
+    get(f->port, "/v1/fleet/stats", f->auth, &r);
+    expect(&r, 200, NULL);
+    assert_int_equal(jint(r.json, "twin.in_sync"), 1);
+    resp_free(&r);
+
+    /* refused whole if one device's desired state would not fit in a delta: dev-1 holds a
+     * 3000-byte value, so 2000 more would not fit there (it would on dev-2) */
+    char *big = malloc(4000);
+    assert_non_null(big);
+    snprintf(big, 4000, "{\"blob\": \"%03000d\"}", 0);
+    http(f->port, "PATCH", "/v1/devices/dev-1/twin/desired", f->auth, big, strlen(big), &r);
+    expect(&r, 200, NULL);
+    assert_int_equal(jint(r.json, "desired_version"), 3);
+    resp_free(&r);
+    snprintf(big, 4000, "{\"more\": \"%02000d\"}", 0);
+    http(f->port, "PATCH", "/v1/fleet/twin/desired", f->auth, big, strlen(big), &r);
+    expect(&r, 400, "the desired state of dev-1 would take");
+    expect(&r, 400, "TERN_WIRE_TWIN_MAX");
+    resp_free(&r);
+    /* replacing the big value in the same change makes it fit */
+    snprintf(big, 4000, "{\"more\": \"%02000d\", \"blob\": null}", 0);
+    http(f->port, "PATCH", "/v1/fleet/twin/desired", f->auth, big, strlen(big), &r);
+    expect(&r, 200, NULL);
+    assert_int_equal(jint(r.json, "version_min"), 2);
+    assert_int_equal(jint(r.json, "version_max"), 4);
+    resp_free(&r);
+    free(big);
+    assert_int_equal(fleet_calls(&f->hook), 2);
+
+    /* refusals: nothing changed, no hook */
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        { "{not json", "invalid JSON" },
+        { "[1]", "JSON object" },
+        { "{\"b\": {\"$bytes\": \"***\"}}", "base64" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        http(f->port, "PATCH", "/v1/fleet/twin/desired", f->auth, bad[i].body, strlen(bad[i].body),
+             &r);
+        expect(&r, 400, bad[i].why);
+        resp_free(&r);
+    }
+    http(f->port, "PATCH", "/v1/fleet/twin/desired", NULL, "{\"a\":1}", 7, &r);
+    expect(&r, 401, "unauthorized");
+    resp_free(&r);
+    get(f->port, "/v1/fleet/stats", NULL, &r);
+    expect(&r, 401, "unauthorized");
+    resp_free(&r);
+    get(f->port, "/v1/fleet/twin/desired", f->auth, &r);
+    expect(&r, 405, "not allowed");
+    assert_non_null(strstr(r.headers, "Allow: PATCH"));
+    resp_free(&r);
+    http(f->port, "POST", "/v1/fleet/stats", f->auth, "{}", 2, &r);
+    expect(&r, 405, "not allowed");
+    assert_non_null(strstr(r.headers, "Allow: GET"));
+    resp_free(&r);
+    get(f->port, "/v1/fleet", f->auth, &r);
+    expect(&r, 404, "not found");
+    resp_free(&r);
+    get(f->port, "/v1/fleet/twin", f->auth, &r);
+    expect(&r, 404, "not found");
+    resp_free(&r);
+    assert_int_equal(fleet_calls(&f->hook), 2);
+    get(f->port, "/v1/fleet/stats", f->auth, &r);
+    assert_int_equal(jint(r.json, "twin.desired_version_max"), 4);
+    resp_free(&r);
+}
+
+/* A fleet change on an empty registry changes nothing and tells no one. */
+static void test_fleet_empty(void **state)
+{
+    fixture_t *f = *state;
+    ternd_api_stop(f->api);
+    f->api = NULL;
+    assert_int_equal(unlink(f->db), 0);
+    start(f);
+    resp_t r;
+    const char *body = "{\"interval\": 60}";
+    http(f->port, "PATCH", "/v1/fleet/twin/desired", f->auth, body, strlen(body), &r);
+    expect(&r, 200, NULL);
+    char *text = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"devices\":0,\"version_max\":0,\"version_min\":0}");
+    free(text);
+    resp_free(&r);
+    assert_int_equal(fleet_calls(&f->hook), 0);
+    get(f->port, "/v1/fleet/stats", f->auth, &r);
+    expect(&r, 200, NULL);
+    text = json_dumps(r.json, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"devices\":0,\"messages\":0,\"online\":0,"
+                              "\"twin\":{\"desired_version_max\":0,\"in_sync\":0}}");
+    free(text);
+    resp_free(&r);
+}
+
 static void test_telemetry(void **state)
 {
     fixture_t *f = *state;
@@ -776,6 +957,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin_and_patch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_telemetry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trust_and_certificate, setup, teardown),
     };

@@ -6,7 +6,8 @@
  * RSA / P-384 key, SHA-1, garbage, invalid id); an RSA CA; the lifetime clamped to the
  * CA's; CA files refused; trust stores checked; and idempotence in the store: the same
  * request serial with the same key gets the same chain, late duplicates are ignored,
- * answers not yet taken by the broker are sent again. */
+ * answers not yet taken by the broker are sent again; a trust store for a whole fleet
+ * queued once per device and published in order, paced by the QoS 1 window. */
 #define _GNU_SOURCE /* nftw, mkdtemp, getrandom */
 #include <errno.h>
 #include <mbedtls/ctr_drbg.h>
@@ -564,6 +565,30 @@ static void last_message(const pub_t *p, char *text, size_t cap, uint64_t *numbe
     *number = it.u;
 }
 
+/* A publisher with a QoS 1 window of room publishes; the topics in order. */
+typedef struct window_pub {
+    int room;
+    uint32_t token;
+    size_t n;
+    char topic[4096][48];
+} window_pub_t;
+
+static int window_publish(void *ctx, const char *topic, const uint8_t *payload, size_t len,
+                          uint32_t *token)
+{
+    (void)payload;
+    (void)len;
+    window_pub_t *w = ctx;
+    if (w->room == 0) {
+        return 1;
+    }
+    w->room--;
+    assert_true(w->n < 4096);
+    snprintf(w->topic[w->n++], sizeof w->topic[0], "%s", topic);
+    *token = ++w->token;
+    return 0;
+}
+
 static void count_pending(void *ctx, const char *device, ternd_pub_kind_t kind)
 {
     (void)device;
@@ -771,6 +796,66 @@ static void test_no_ca(void **state)
     ternd_store_close(s);
 }
 
+/* A trust store for a whole fleet: every device's queued once however often it is asked for
+ * (the API, then a connect's resume), published in order, paced by the window, all taken. */
+static void test_trust_rollout(void **state)
+{
+    fixture_t *f = *state;
+    enum { N = 3000 };
+    char db[300], err[256];
+    snprintf(db, sizeof db, "%s/ternd.db", f->dir);
+    ternd_store_t *s = ternd_store_open_sqlite(db, err, sizeof err);
+    assert_non_null(s);
+    static window_pub_t w;
+    memset(&w, 0, sizeof w);
+    ternd_certs_t c;
+    assert_int_equal(ternd_certs_init(&c, s, NULL, 0, window_publish, &w, false), 0);
+    size_t len;
+    char *pem = slurp(f->ca_crt, &len);
+    assert_int_equal(ternd_store_begin(s), 0);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%04d", i);
+        uint64_t v;
+        assert_int_equal(ternd_store_trust_put(s, id, pem, len, 1000, &v), 0);
+    }
+    assert_int_equal(ternd_store_commit(s), 0);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < N; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "d%04d", i);
+            ternd_certs_trust_changed(&c, id);
+        }
+    }
+    assert_int_equal(ternd_certs_resume(&c), 0); /* all pending: queued already */
+    assert_int_equal(c.n, N);
+    int rounds = 0;
+    uint32_t acked = 0;
+    for (long left = 1; left > 0; rounds++) {
+        w.room = 64;
+        left = ternd_certs_drain(&c);
+        assert_true(left >= 0);
+        while (acked < w.token) { /* the PUBACKs of this round */
+            assert_true(ternd_certs_published(&c, ++acked, true));
+        }
+        assert_true(rounds < N);
+    }
+    assert_int_equal(rounds, (N + 63) / 64);
+    assert_int_equal(w.n, N);
+    for (int i = 0; i < N; i++) {
+        char topic[48];
+        snprintf(topic, sizeof topic, "tern/d%04d/trust/new", i);
+        assert_string_equal(w.topic[i], topic);
+    }
+    assert_int_equal(c.stats.published, N);
+    int pending = 0;
+    assert_int_equal(ternd_store_pending(s, count_pending, &pending), 0);
+    assert_int_equal(pending, 0);
+    free(pem);
+    ternd_certs_free(&c);
+    ternd_store_close(s);
+}
+
 int main(void)
 {
     mbedtls_ctr_drbg_init(&g_drbg);
@@ -785,6 +870,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trust_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_idempotence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trust_rollout, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mbedtls_ctr_drbg_free(&g_drbg);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* ternd's SQLite store (cloud/ternd/store.h): the registry and its epochs, telemetry
  * stored once per (device, epoch, seq), readings queries, the twin's versions and
- * stale-report rule, transactions, and everything still there after a reopen. */
+ * stale-report rule, fleet-wide desired changes, the devices behind and the fleet's
+ * counts, transactions, and everything still there after a reopen. */
 #define _XOPEN_SOURCE 700 /* nftw, mkdtemp */
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -500,6 +501,174 @@ static void test_twin(void **state)
     assert_memory_equal(g.kv[0].value, "\xf5", 1);
 }
 
+typedef struct behind_list {
+    ternd_twin_behind_t b[8];
+    size_t n;
+} behind_list_t;
+
+static void on_behind(void *ctx, const ternd_twin_behind_t *b)
+{
+    behind_list_t *l = ctx;
+    assert_true(l->n < 8);
+    l->b[l->n++] = *b;
+}
+
+static ternd_fleet_stats_t get_stats(ternd_store_t *s)
+{
+    ternd_fleet_stats_t st;
+    assert_int_equal(ternd_store_fleet_stats(s, &st), 0);
+    return st;
+}
+
+/* The fleet: one desired change for every device (its own next version each, tombstones
+ * like a per-device change), refused whole when one device's state would get too large,
+ * the online devices that are behind, page by page, and the counts. */
+static void test_fleet(void **state)
+{
+    fixture_t *f = *state;
+    ternd_fleet_change_t fc;
+    ternd_twin_kv_t set[] = { kv_set("interval", "\x18\x1e", 2), kv_del("led") };
+
+    /* no devices: nothing to change, all counts 0 */
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, set, 2, 0, &fc), 0);
+    assert_int_equal(fc.devices, 0);
+    assert_int_equal(fc.version_min, 0);
+    assert_int_equal(fc.version_max, 0);
+    ternd_fleet_stats_t st = get_stats(f->s);
+    assert_int_equal(st.devices, 0);
+    assert_int_equal(st.in_sync, 0);
+    assert_int_equal(st.desired_version_max, 0);
+
+    /* a: online, one message of two readings; b: seen once, offline; c: made by an operator's
+     * change ({big: 10 bytes}, then led), desired version 2, never seen */
+    assert_int_equal(ternd_store_presence(f->s, "a", true, "1.0", NULL, NULL, true, 1, 1000), 0);
+    assert_int_equal(ternd_store_begin(f->s), 0);
+    assert_int_equal(ternd_store_message(f->s, "a", 1, 1000), 1);
+    ternd_reading_t r = { .name = "urn:dev:tern:a:t", .unit = "", .t = 1, .kind = TERND_V_NUM };
+    assert_int_equal(ternd_store_reading(f->s, "a", 1, &r), 0);
+    assert_int_equal(ternd_store_reading(f->s, "a", 1, &r), 0);
+    assert_int_equal(ternd_store_commit(f->s), 0);
+    assert_int_equal(ternd_store_seen(f->s, "b", 2000), 0);
+    uint64_t v = 0;
+    ternd_twin_kv_t big[] = { kv_set("big",
+                                     "\x69"
+                                     "abcdefghi",
+                                     10) };
+    assert_int_equal(ternd_store_twin_set_desired(f->s, "c", big, 1, &v), 0);
+    ternd_twin_kv_t led[] = { kv_set("led", "\x62on", 3) };
+    assert_int_equal(ternd_store_twin_set_desired(f->s, "c", led, 1, &v), 0);
+    assert_int_equal(v, 2);
+    st = get_stats(f->s);
+    assert_int_equal(st.devices, 3);
+    assert_int_equal(st.online, 1);
+    assert_int_equal(st.messages, 1);
+    assert_int_equal(st.readings, 2);
+    assert_int_equal(st.desired_version_max, 2);
+    assert_int_equal(st.in_sync, 2); /* a and b: no twin, 0 == 0; c: 0 != 2 */
+
+    /* the change: every device its next version, in one call */
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, set, 2, 0, &fc), 0);
+    assert_int_equal(fc.devices, 3);
+    assert_int_equal(fc.version_min, 1);
+    assert_int_equal(fc.version_max, 3);
+    expect_versions(f->s, "a", 1, 0, 0);
+    expect_versions(f->s, "b", 1, 0, 0);
+    expect_versions(f->s, "c", 3, 0, 0);
+    got_kv_t g = { .n = 0 };
+    assert_int_equal(ternd_store_twin_desired(f->s, "a", 0, on_kv, &g), 0);
+    assert_int_equal(g.n, 1); /* the whole state: led's tombstone is not part of it */
+    assert_string_equal(g.kv[0].key, "interval");
+    assert_memory_equal(g.kv[0].value, "\x18\x1e", 2);
+    g.n = 0;
+    assert_int_equal(ternd_store_twin_desired(f->s, "c", 2, on_kv, &g), 0);
+    assert_int_equal(g.n, 2); /* the delta 2 -> 3: interval set, led deleted */
+    assert_string_equal(g.kv[0].key, "interval");
+    assert_int_equal(g.kv[0].version, 3);
+    assert_string_equal(g.kv[1].key, "led");
+    assert_true(g.kv[1].deleted);
+    assert_int_equal(g.kv[1].version, 3);
+    g.n = 0;
+    assert_int_equal(ternd_store_twin_desired(f->s, "c", 0, on_kv, &g), 0);
+    assert_int_equal(g.n, 2); /* big (version 1) stays */
+    assert_string_equal(g.kv[0].key, "big");
+    assert_int_equal(g.kv[0].version, 1);
+
+    /* sizes, in bytes of CBOR entries: c holds big (1 + 3 + 10) and interval (1 + 8 + 2) = 25;
+     * a new y of 20 bytes adds 1 + 1 + 20 = 22: c would have 47, a and b 33 */
+    static const char y20[] = "\x73"
+                              "abcdefghijklmnopqrs";
+    ternd_twin_kv_t add_y[] = { kv_set("y", y20, 20) };
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, add_y, 1, 40, &fc), 1);
+    assert_string_equal(fc.largest, "c");
+    assert_int_equal(fc.largest_bytes, 47);
+    expect_versions(f->s, "a", 1, 0, 0); /* nothing changed */
+    expect_versions(f->s, "c", 3, 0, 0);
+    /* replacing big with one byte in the same change: c's would be 11 + 5 + 22 = 38 */
+    ternd_twin_kv_t y_small_big[] = { kv_set("y", y20, 20), kv_set("big", "\x01", 1) };
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, y_small_big, 2, 40, &fc), 0);
+    assert_int_equal(fc.largest_bytes, 38);
+    assert_int_equal(fc.version_min, 2);
+    assert_int_equal(fc.version_max, 4);
+    /* deleting every key a device has: all end up with only what the change sets */
+    ternd_twin_kv_t clear[] = { kv_del("y"), kv_del("big"), kv_del("interval") };
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, clear, 3, 40, &fc), 0);
+    assert_int_equal(fc.largest_bytes, 0);
+    assert_string_equal(fc.largest, "a"); /* any device then: the first */
+    assert_int_equal(fc.version_max, 5);
+    g.n = 0;
+    assert_int_equal(ternd_store_twin_desired(f->s, "c", 0, on_kv, &g), 0);
+    assert_int_equal(g.n, 0);
+    /* refused without a value, like a per-device change; nothing kept */
+    ternd_twin_kv_t bad[] = { kv_set("ok", "\x01", 1), kv_set("empty", NULL, 0) };
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, bad, 2, 0, &fc), -1);
+    expect_versions(f->s, "c", 5, 0, 0);
+    /* inside the caller's transaction: a savepoint, gone with its rollback */
+    assert_int_equal(ternd_store_begin(f->s), 0);
+    assert_int_equal(ternd_store_twin_set_desired_all(f->s, set, 2, 0, &fc), 0);
+    assert_int_equal(fc.version_max, 6);
+    assert_int_equal(ternd_store_rollback(f->s), 0);
+    expect_versions(f->s, "c", 5, 0, 0);
+
+    /* behind: the online devices whose applied version is below their desired one, by id */
+    assert_int_equal(ternd_store_presence(f->s, "c", true, NULL, NULL, NULL, false, 0, 3000), 0);
+    assert_int_equal(ternd_store_presence(f->s, "d", true, NULL, NULL, NULL, false, 0, 3000), 0);
+    behind_list_t l = { .n = 0 };
+    assert_int_equal(ternd_store_twin_behind(f->s, "", 0, on_behind, &l), 0);
+    assert_int_equal(l.n, 2); /* a and c; b is offline; d has no desired state */
+    assert_string_equal(l.b[0].id, "a");
+    assert_int_equal(l.b[0].desired, 3);
+    assert_int_equal(l.b[0].applied, 0);
+    assert_string_equal(l.b[1].id, "c");
+    assert_int_equal(l.b[1].desired, 5);
+    l.n = 0;
+    assert_int_equal(ternd_store_twin_behind(f->s, NULL, 1, on_behind, &l), 0);
+    assert_int_equal(l.n, 1); /* a page of one */
+    assert_string_equal(l.b[0].id, "a");
+    l.n = 0;
+    assert_int_equal(ternd_store_twin_behind(f->s, "a", 1, on_behind, &l), 0);
+    assert_int_equal(l.n, 1); /* the next page */
+    assert_string_equal(l.b[0].id, "c");
+    l.n = 0;
+    assert_int_equal(ternd_store_twin_behind(f->s, "c", 1, on_behind, &l), 0);
+    assert_int_equal(l.n, 0);
+    /* a says (a hello, nothing new reported) it applied 3: in sync, no longer behind */
+    assert_int_equal(ternd_store_twin_report(f->s, "a", 0, 3, false, NULL, 0), 0);
+    l.n = 0;
+    assert_int_equal(ternd_store_twin_behind(f->s, "", 0, on_behind, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.b[0].id, "c");
+
+    st = get_stats(f->s);
+    assert_int_equal(st.devices, 4);
+    assert_int_equal(st.online, 3);
+    assert_int_equal(st.messages, 1);
+    assert_int_equal(st.desired_version_max, 5);
+    assert_int_equal(st.in_sync, 2); /* a (3 == 3) and d (no twin); b at 0 of 3, c at 0 of 5 */
+    reopen(f);
+    ternd_fleet_stats_t again = get_stats(f->s);
+    assert_memory_equal(&again, &st, sizeof st);
+}
+
 typedef struct ids {
     char id[4][65];
     size_t n;
@@ -569,6 +738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messages_dedupe_and_epochs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readings_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_and_schema, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

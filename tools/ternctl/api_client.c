@@ -693,14 +693,17 @@ typedef enum {
     CMD_DEVICE,
     CMD_TWIN_GET,
     CMD_TWIN_SET,
+    CMD_TWIN_SET_ALL,
     CMD_TELEMETRY,
-    CMD_TRUST
+    CMD_TRUST,
+    CMD_FLEET
 } cmd_t;
 
 typedef struct {
     cmd_t cmd;
     const char *name; /* argv[0], for messages */
     bool json;
+    bool all; /* twin set --all: every device */
     const char *state_dir, *api, *token_file;
     const char *since, *reading, *limit; /* telemetry */
     char **pos;                          /* positional arguments after the command */
@@ -713,7 +716,7 @@ bool ternctl_api_is_command(const char *name)
 {
     return strcmp(name, "devices") == 0 || strcmp(name, "device") == 0 ||
            strcmp(name, "twin") == 0 || strcmp(name, "telemetry") == 0 ||
-           strcmp(name, "trust") == 0;
+           strcmp(name, "trust") == 0 || strcmp(name, "fleet") == 0;
 }
 
 void ternctl_api_usage(FILE *f)
@@ -727,6 +730,11 @@ void ternctl_api_usage(FILE *f)
             "  ternctl twin set ID KEY=VALUE [KEY=VALUE...]\n"
             "       one new desired version; VALUE is JSON if it parses, else a string:\n"
             "       interval=30 led=on x=null 'cfg={\"a\":1}' (null deletes the key)\n"
+            "  ternctl twin set --all KEY=VALUE [KEY=VALUE...]\n"
+            "       the same change for every device ternd knows, each in its next desired\n"
+            "       version; the online ones get it at once, the others when they connect\n"
+            "  ternctl fleet [--json]        devices, online, messages stored, the highest\n"
+            "                                desired version and how many devices are in sync\n"
             "  ternctl telemetry ID [--since T] [--name NAME] [--limit K] [--json]\n"
             "       readings oldest first; T: Unix seconds or an age (30s, 10m, 2h, 1d);\n"
             "       NAME: a resolved SenML name as shown; K: 1..100000 (1000)\n"
@@ -751,6 +759,7 @@ static int parse(int argc, char **argv, api_opts_t *o)
 {
     static const struct option longs[] = {
         { "json", no_argument, NULL, 'j' },
+        { "all", no_argument, NULL, 'a' },
         { "state-dir", required_argument, NULL, 'S' },
         { "api", required_argument, NULL, 'A' },
         { "token-file", required_argument, NULL, 'T' },
@@ -769,6 +778,9 @@ static int parse(int argc, char **argv, api_opts_t *o)
         switch (c) {
         case 'j':
             o->json = true;
+            break;
+        case 'a':
+            o->all = true;
             break;
         case 'S':
             o->state_dir = optarg;
@@ -804,6 +816,9 @@ static int parse(int argc, char **argv, api_opts_t *o)
     if (strcmp(o->name, "devices") == 0) {
         o->cmd = CMD_DEVICES;
         ids = 0;
+    } else if (strcmp(o->name, "fleet") == 0) {
+        o->cmd = CMD_FLEET;
+        ids = 0;
     } else if (strcmp(o->name, "device") == 0) {
         o->cmd = CMD_DEVICE;
     } else if (strcmp(o->name, "telemetry") == 0) {
@@ -815,9 +830,9 @@ static int parse(int argc, char **argv, api_opts_t *o)
         o->cmd = CMD_TWIN_GET;
         o->pos++, o->npos--;
     } else if (o->npos >= 1 && strcmp(o->pos[0], "set") == 0) {
-        o->cmd = CMD_TWIN_SET;
+        o->cmd = o->all ? CMD_TWIN_SET_ALL : CMD_TWIN_SET;
         o->pos++, o->npos--;
-        ids = 2;
+        ids = o->all ? 1 : 2; /* --all: no ID, KEY=VALUE... */
         more = true;
     } else {
         return usage_error(o, o->npos ? "get or set, not" : "get or set?",
@@ -827,7 +842,10 @@ static int parse(int argc, char **argv, api_opts_t *o)
         return usage_error(o, o->npos < ids ? "missing arguments" : "unexpected argument",
                            o->npos < ids ? NULL : o->pos[ids]);
     }
-    if (ids > 0 && o->pos[0][0] == '\0') {
+    if (o->all && o->cmd != CMD_TWIN_SET_ALL) {
+        return usage_error(o, "--all goes with twin set", NULL);
+    }
+    if (ids > 0 && o->cmd != CMD_TWIN_SET_ALL && o->pos[0][0] == '\0') {
         return usage_error(o, "empty device id", NULL);
     }
     if (o->cmd != CMD_TELEMETRY && (o->since || o->reading || o->limit)) {
@@ -1165,14 +1183,15 @@ static int cmd_twin_get(const api_t *a, const api_opts_t *o)
     return 0;
 }
 
-/* KEY=VALUE arguments into one JSON object: VALUE as JSON if it parses, else as text. */
-static int twin_patch(const api_opts_t *o, json_t **out)
+/* KEY=VALUE arguments (from o->pos[first]) into one JSON object: VALUE as JSON if it parses,
+ * else as text. */
+static int twin_patch(const api_opts_t *o, int first, json_t **out)
 {
     json_t *patch = json_object();
     if (patch == NULL) {
         oom();
     }
-    for (int i = 1; i < o->npos; i++) {
+    for (int i = first; i < o->npos; i++) {
         const char *arg = o->pos[i], *eq = strchr(arg, '=');
         if (eq == NULL || eq == arg) {
             json_decref(patch);
@@ -1218,6 +1237,70 @@ static int cmd_twin_set(const api_t *a, const api_opts_t *o)
     }
     json_decref(root);
     return rc;
+}
+
+/* `twin set --all`: "desired version 4 on 17000 devices" (or "versions 3..5" when the
+ * devices were at different versions). */
+static int cmd_twin_set_all(const api_t *a, const api_opts_t *o)
+{
+    json_t *root;
+    if (api_call(a, "PATCH", o->path, o->body, NULL, &root) != 0) {
+        return 1;
+    }
+    json_t *n = json_object_get(root, "devices"), *lo = json_object_get(root, "version_min"),
+           *hi = json_object_get(root, "version_max");
+    int rc = 0;
+    if (o->json) {
+        print_json_pretty(root);
+    } else if (!json_is_integer(n) || !json_is_integer(lo) || !json_is_integer(hi)) {
+        rc = unexpected("no \"devices\", \"version_min\" and \"version_max\"");
+    } else if (json_integer_value(n) == 0) {
+        puts("no devices: nothing changed");
+    } else if (json_integer_value(lo) == json_integer_value(hi)) {
+        printf("desired version %" JSON_INTEGER_FORMAT " on %" JSON_INTEGER_FORMAT " device%s\n",
+               json_integer_value(lo), json_integer_value(n),
+               json_integer_value(n) == 1 ? "" : "s");
+    } else {
+        printf("desired versions %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT
+               " on %" JSON_INTEGER_FORMAT " devices\n",
+               json_integer_value(lo), json_integer_value(hi), json_integer_value(n));
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* `fleet`: the fleet's counts, one per line. */
+static int cmd_fleet(const api_t *a, const api_opts_t *o)
+{
+    json_t *root;
+    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
+        return 1;
+    }
+    if (o->json) {
+        print_json_pretty(root);
+        json_decref(root);
+        return 0;
+    }
+    json_t *twin = json_object_get(root, "twin");
+    char *devices = field_int(root, "devices");
+    print_field("devices:", devices);
+    print_field_owned("online:", field_int(root, "online"));
+    print_field_owned("messages:", field_int(root, "messages"));
+    char *highest = field_int(twin, "desired_version_max");
+    sbuf_t v = { 0 };
+    sb_printf(&v, "%s (the highest)", highest);
+    print_field("desired version:", v.p);
+    free(v.p);
+    free(highest);
+    char *in_sync = field_int(twin, "in_sync");
+    sbuf_t b = { 0 };
+    sb_printf(&b, "%s of %s", in_sync, devices);
+    print_field("in sync:", b.p);
+    free(b.p);
+    free(in_sync);
+    free(devices);
+    json_decref(root);
+    return 0;
 }
 
 static int cmd_trust(const api_t *a, const api_opts_t *o)
@@ -1423,19 +1506,25 @@ static int prepare(api_opts_t *o)
     case CMD_TWIN_GET:
         o->path = device_path(o->pos[0], "/twin");
         break;
-    case CMD_TWIN_SET: {
+    case CMD_TWIN_SET:
+    case CMD_TWIN_SET_ALL: {
         json_t *patch;
-        rc = twin_patch(o, &patch);
+        bool all = o->cmd == CMD_TWIN_SET_ALL;
+        rc = twin_patch(o, all ? 0 : 1, &patch);
         if (rc == 0) {
             /* the shortest numbers: 0.1 is sent as 0.1 */
             sbuf_t body = { 0 };
             sb_json(&body, patch, -1, 0);
             json_decref(patch);
             o->body = sb_take(&body);
-            o->path = device_path(o->pos[0], "/twin/desired");
+            o->path =
+                all ? xstrdup("/v1/fleet/twin/desired") : device_path(o->pos[0], "/twin/desired");
         }
         break;
     }
+    case CMD_FLEET:
+        o->path = xstrdup("/v1/fleet/stats");
+        break;
     case CMD_TELEMETRY:
         sb_puts(&q, "/telemetry");
         rc = telemetry_query(o, &q);
@@ -1483,6 +1572,12 @@ int ternctl_api_main(int argc, char **argv)
         break;
     case CMD_TWIN_SET:
         rc = cmd_twin_set(&a, &o);
+        break;
+    case CMD_TWIN_SET_ALL:
+        rc = cmd_twin_set_all(&a, &o);
+        break;
+    case CMD_FLEET:
+        rc = cmd_fleet(&a, &o);
         break;
     case CMD_TELEMETRY:
         rc = cmd_telemetry(&a, &o);

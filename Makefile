@@ -10,6 +10,8 @@
 #                      tern's device configuration, fetching its source: tools/mbedtls-device.sh)
 #   make fuzz          run every fuzz target for FUZZ_SECONDS each
 #   make powerloss-full the outbox power-cut sweep at full size (every cut, every tear; ~15 min)
+#   make bench-fleet   100,000 simulated devices (tern-sim) on 6 brokers with ternd (~6 min)
+#   make bench-herd    the thundering-herd experiment: 15,000 devices, 3 backoff policies, a plot
 #   make format-check  fail if any file differs from .clang-format; make format fixes them
 #   make install       install the host package to PREFIX (default /usr/local)
 
@@ -20,7 +22,8 @@ CMAKE        ?= cmake
 CTEST        ?= ctest
 QEMU_RUN     := ports/cortex-m/qemu-run.sh
 
-.PHONY: all deps demo test size bench fuzz powerloss-full format format-check install clean \
+.PHONY: all deps demo test size bench bench-fleet bench-herd fuzz powerloss-full format format-check \
+        install clean \
         build-debug build-asan build-release build-cortex-m4 build-size
 
 all: build-debug
@@ -56,6 +59,15 @@ size: build-size
 bench: build-release
 	@CMAKE="$(CMAKE)" ./tools/run-bench.sh build/release/bench
 	@./tools/bench-icount.sh build/release/bench
+
+SIM = build/release/tools/tern-sim/tern-sim
+bench-fleet: build-release
+	/usr/bin/python3 tools/tern-sim/fleet.py --sim $(SIM) --ternd build/release/cloud/ternd/ternd \
+	    --scenario tools/tern-sim/scenarios/fleet-100k.conf --json-out build/release/fleet-100k.json
+
+bench-herd: build-release
+	/usr/bin/python3 tools/tern-sim/herd.py --sim $(SIM) --devices 15000 --outage 30 \
+	    --out build/release/herd --json-out build/release/herd/herd.json
 
 fuzz: build-asan
 	@./tools/run-fuzz.sh build/asan/tests/fuzz $(FUZZ_SECONDS)

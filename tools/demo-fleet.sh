@@ -51,10 +51,19 @@ mkdir -p "$work/pki"
 ) >"$work/pki.log" 2>&1
 openssl x509 -in "$work/pki/ca.crt" -noout -subject | sed 's/^/  CA: /'
 
+# The simulated devices at the end (tern-sim) log in with a password: one each, all alike.
+sim_devices=300
+sim_pass=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+i=0
+: >"$work/users"
+while [ "$i" -lt "$sim_devices" ]; do
+    printf 'sim-%06d:%s\n' "$i" "$sim_pass" >>"$work/users"
+    i=$((i + 1))
+done
 say "broker: ternd --gen-broker-conf (mTLS listener, the CN is the user; one ACL pattern per topic kind)"
 "$ternd" --gen-broker-conf "$work/broker" --broker-port "$port" --broker-cafile "$work/pki/ca.crt" \
     --broker-cert "$work/pki/broker.crt" --broker-key "$work/pki/broker.key" \
-    --broker-tls-port "$tls_port" >/dev/null
+    --broker-tls-port "$tls_port" --dev-users "$work/users" >/dev/null
 grep -E '^(require_certificate|use_identity_as_username)' "$work/broker/mosquitto.conf" | sed 's/^/  /'
 grep '^pattern' "$work/broker/acl" | sed 's/^/  /'
 /usr/sbin/mosquitto -c "$work/broker/mosquitto.conf" >"$work/broker.log" 2>&1 &
@@ -131,6 +140,13 @@ say "telemetry: each reading stored once, whatever the broker redelivered"
 op telemetry dev-1 --limit 6
 "$ternctl" devices --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["devices"]; print("fleet: %d devices, %d messages, %d readings stored" % (len(d), sum(x["messages"] for x in d), sum(x["readings"] for x in d)))'
+
+say "a simulated fleet behind the same ternd: $sim_devices devices of the real SDK in one process (tern-sim)"
+echo "(a line a second: devices online, connects and attempts per second, telemetry sent and acknowledged)"
+"$build/tools/tern-sim/tern-sim" --broker "127.0.0.1:$port" --devices "$sim_devices" --prefix sim- \
+    --password "$sim_pass" --ramp 100 --period-ms 2000 --duration 10 --drain 10 --backoff full \
+    --base-ms 500 --cap-ms 5000 --stats-file "$work/sim.csv" | grep -v '^tern-sim' | sed 's/^/  /'
+op fleet
 
 say "query the API yourself (while ternd runs)"
 cat <<EOF

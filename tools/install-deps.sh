@@ -10,7 +10,7 @@ libcmocka-dev zlib1g-dev libcbor-dev nanopb libnanopb-dev protobuf-compiler
 libmbedtls-dev mosquitto mosquitto-clients openssl libmosquitto-dev
 python3 python3-paho-mqtt python3-cbor2
 libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev curl
-softhsm2 libp11-kit-dev
+softhsm2 libp11-kit-dev gnuplot-nox
 gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
 qemu-system-arm"
 

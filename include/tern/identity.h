@@ -18,7 +18,9 @@
  *   certificate chains to).
  *
  * Rotation. Once the operational certificate has passed `rotate_permille` of
- * its lifetime (by the wall clock), or at once while the device still runs on
+ * its lifetime (by the wall clock; the life counted from when the device
+ * received it if that is later than its not-before, which a CA backdates a
+ * little), or at once while the device still runs on
  * its factory identity (a birth certificate is for bootstrap and fallback,
  * not for everyday use), tern_identity_poll() generates a new key
  * in the key store under a fresh label, and asks the caller to send a CSR
@@ -176,8 +178,9 @@ typedef struct tern_identity {
     uint32_t serial;                   /* rotations started: the NEXT key's label is "op<serial>" */
     uint32_t op_serial, retire_serial; /* 0: the fallback key / nothing to retire */
     uint32_t trust_version, tentative_version; /* tentative: the newest update seen */
-    int32_t last_err;                          /* the quarantine report's error */
-    tern_identity_creds_t in_use;              /* what the current connection was made with */
+    uint32_t op_since, next_since; /* UTC s each chain arrived (0: unknown, the factory's) */
+    int32_t last_err;              /* the quarantine report's error */
+    tern_identity_creds_t in_use;  /* what the current connection was made with */
     tern_ms_t retry_at;
 } tern_identity_t;
 

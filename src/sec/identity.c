@@ -118,7 +118,9 @@ static void header(const tern_identity_t *id, uint8_t h[HDR], uint32_t gen)
                            id->trust_version,
                            id->tentative_version,
                            (uint32_t)id->last_err,
-                           id->fail_identity };
+                           id->fail_identity,
+                           id->op_since,
+                           id->next_since };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         put32(h + 4 * i, f[i]);
     }
@@ -179,6 +181,8 @@ static tern_err_t load(tern_identity_t *id, unsigned s, const uint8_t *h)
     id->tentative_version = get32(h + 36);
     id->last_err = (int32_t)get32(h + 40);
     id->fail_identity = (uint8_t)get32(h + 44);
+    id->op_since = get32(h + 48);
+    id->next_since = get32(h + 52);
     id->gen = get32(h + 8);
     id->slot = (uint8_t)s;
     size_t fl;
@@ -416,6 +420,7 @@ tern_err_t tern_identity_result(tern_identity_t *id, tern_err_t err, const char 
         if (u->identity == TERN_IDENTITY_NEXT && id->rot == TERN_ROTATION_CERT) {
             id->retire_serial = id->op_serial;
             id->op_serial = id->serial;
+            id->op_since = id->next_since;
             move(id, T_NEXT, T_OP);
             id->rot = TERN_ROTATION_IDLE;
             id->next_fails = 0;
@@ -471,7 +476,10 @@ tern_err_t tern_identity_result(tern_identity_t *id, tern_err_t err, const char 
 }
 
 /* Has the operational certificate lived its share? The factory's is for bootstrap and
- * fallback only: a device on it asks for an operational one at once. */
+ * fallback only: a device on it asks for an operational one at once. The life counted is
+ * the one the device held it for: from its not-before, or from when the device received it
+ * if that came later (a CA backdates not-before for clocks a little behind; with a short
+ * certificate and a small share that alone would make every new certificate due at once). */
 static bool rotation_due(const tern_identity_t *id, int64_t wall_ms)
 {
     size_t n;
@@ -480,12 +488,15 @@ static bool rotation_due(const tern_identity_t *id, int64_t wall_ms)
     if (id->op_serial == 0) {
         return true;
     }
-    if (wall_ms < 0 || id->c.x509->leaf_info(id->c.x509_ctx, p, n, &info) != TERN_OK ||
-        info.not_after_ms <= info.not_before_ms) {
+    if (wall_ms < 0 || id->c.x509->leaf_info(id->c.x509_ctx, p, n, &info) != TERN_OK) {
         return false;
     }
-    int64_t life = info.not_after_ms - info.not_before_ms;
-    return wall_ms >= info.not_before_ms + life / 1000 * id->c.rotate_permille;
+    int64_t from = info.not_before_ms, since = (int64_t)id->op_since * 1000;
+    from = since > from ? since : from;
+    if (info.not_after_ms <= from) {
+        return true;
+    }
+    return wall_ms >= from + (info.not_after_ms - from) / 1000 * id->c.rotate_permille;
 }
 
 /* The CSR of the NEXT key (made now if the cut came before it was) into @p out. */
@@ -618,6 +629,7 @@ tern_err_t tern_identity_cert_received(tern_identity_t *id, uint32_t serial, con
     }
     id->rot = TERN_ROTATION_CERT;
     id->next_fails = 0;
+    id->next_since = wall_ms >= 0 ? (uint32_t)(wall_ms / 1000) : 0;
     return save(id);
 }
 

@@ -389,6 +389,30 @@ static void test_rotation(void **state)
     expect_creds(TERN_IDENTITY_FALLBACK, TERN_TRUST_PRIMARY, false, "factory", 3000000);
 }
 
+/* A certificate backdated far before the device received it: its share of life counts from
+ * the receipt, or every new certificate of a short life would be due at once. */
+static void test_rotation_counts_from_receipt(void **state)
+{
+    (void)state;
+    provision();
+    expect_creds(TERN_IDENTITY_OPERATIONAL, TERN_TRUST_PRIMARY, false, "factory", 900000);
+    assert_int_equal(tern_identity_result(&g_id, TERN_OK, NULL), TERN_OK);
+    assert_int_equal(poll_at(0, 900000, true), TERN_IDENTITY_ACT_SEND_CSR);
+    assert_int_equal(tern_identity_csr_sent(&g_id, 0), TERN_OK);
+    give_cert(1, "K=a;B=0;A=1000000;I=x", 900000, TERN_OK); /* valid from 0, received at 900 s */
+    assert_int_equal(poll_at(10, 900000, true), TERN_IDENTITY_ACT_RECONNECT);
+    expect_creds(TERN_IDENTITY_NEXT, TERN_TRUST_PRIMARY, false, "op1", 900000);
+    assert_int_equal(tern_identity_result(&g_id, TERN_OK, NULL), TERN_OK);
+    /* by not-before it is long due (90 % of its life gone); by receipt, at 900 + 66.7 s */
+    assert_int_equal(poll_at(20, 950000, true), TERN_IDENTITY_ACT_NONE);
+    memset(g_buf, 0, sizeof g_buf);
+    assert_int_equal(mount(), TERN_OK); /* the receipt time is kept in flash */
+    expect_creds(TERN_IDENTITY_OPERATIONAL, TERN_TRUST_PRIMARY, false, "op1", 950000);
+    assert_int_equal(tern_identity_result(&g_id, TERN_OK, NULL), TERN_OK);
+    assert_int_equal(poll_at(30, 966000, true), TERN_IDENTITY_ACT_NONE);
+    assert_int_equal(poll_at(40, 967000, true), TERN_IDENTITY_ACT_SEND_CSR);
+}
+
 static void test_next_refused(void **state)
 {
     (void)state;
@@ -551,6 +575,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_provision, setup),
         cmocka_unit_test_setup(test_rotation, setup),
+        cmocka_unit_test_setup(test_rotation_counts_from_receipt, setup),
         cmocka_unit_test_setup(test_next_refused, setup),
         cmocka_unit_test_setup(test_trust_update_quarantine, setup),
         cmocka_unit_test_setup(test_damaged_copies, setup),

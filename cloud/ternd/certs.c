@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet side of device certificates and trust stores (certs.h). */
-#define _GNU_SOURCE /* strnlen, tdestroy */
+#define _GNU_SOURCE /* strnlen */
 #include "certs.h"
 
-#include <search.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,14 @@
 
 #define FLIGHTS_MAX 1024 /* answers awaiting their PUBACK; older ones are forgotten */
 
+/* One job per (device, kind). */
+static int job_cmp(const void *pa, const void *pb)
+{
+    const ternd_certs_job_t *a = pa, *b = pb;
+    int c = strcmp(a->id, b->id);
+    return c != 0 ? c : (int)a->kind - (int)b->kind;
+}
+
 int ternd_certs_init(ternd_certs_t *c, ternd_store_t *store, ternd_ca_t *ca, uint32_t lifetime_s,
                      ternd_retain_fn publish, void *publish_ctx, bool verbose)
 {
@@ -25,41 +32,17 @@ int ternd_certs_init(ternd_certs_t *c, ternd_store_t *store, ternd_ca_t *ca, uin
     c->publish = publish;
     c->publish_ctx = publish_ctx;
     c->verbose = verbose;
+    ternd_devqueue_init(&c->queue, sizeof(ternd_certs_job_t), job_cmp);
     return pthread_mutex_init(&c->lock, NULL) == 0 ? 0 : -1;
-}
-
-/* A queued job: in the FIFO list and in the index by (device, kind). */
-typedef struct ternd_certs_node {
-    ternd_certs_job_t job;
-    struct ternd_certs_node *prev, *next;
-} node_t;
-
-static int node_cmp(const void *pa, const void *pb)
-{
-    const ternd_certs_job_t *a = &((const node_t *)pa)->job, *b = &((const node_t *)pb)->job;
-    int c = strcmp(a->id, b->id);
-    return c != 0 ? c : (int)a->kind - (int)b->kind;
-}
-
-static void no_free(void *p)
-{
-    (void)p; /* the nodes are freed from the list */
 }
 
 void ternd_certs_free(ternd_certs_t *c)
 {
     pthread_mutex_destroy(&c->lock);
-    tdestroy(c->index, no_free);
-    c->index = NULL;
-    while (c->head != NULL) {
-        node_t *next = c->head->next;
-        free(c->head);
-        c->head = next;
-    }
-    c->tail = NULL;
+    ternd_devqueue_free(&c->queue);
     free(c->flights);
     c->flights = NULL;
-    c->n = c->n_flights = c->cap_flights = 0;
+    c->n_flights = c->cap_flights = 0;
 }
 
 /* ---------------------------------------------------------------- queue -- */
@@ -68,50 +51,10 @@ void ternd_certs_free(ternd_certs_t *c)
  * the head if @p back (a job the drain took and could not answer now). */
 static void push_locked(ternd_certs_t *c, const ternd_certs_job_t *job, bool back)
 {
-    node_t *n = malloc(sizeof *n);
-    if (n == NULL) {
+    if (ternd_devqueue_push(&c->queue, job, back, NULL) < 0) {
         ternd_log("out of memory: %s for %s not queued (sent on the next connect)",
                   job->kind == TERND_PUB_CERT ? "certificate" : "trust store", job->id);
-        return;
     }
-    n->job = *job; /* before tsearch(), which compares by it */
-    void **slot = tsearch(n, &c->index, node_cmp);
-    if (slot == NULL || *(node_t **)slot != n) { /* no memory, or queued already */
-        if (slot == NULL) {
-            ternd_log("out of memory: %s for %s not queued (sent on the next connect)",
-                      job->kind == TERND_PUB_CERT ? "certificate" : "trust store", job->id);
-        }
-        free(n);
-        return;
-    }
-    if (back) {
-        n->prev = NULL;
-        n->next = c->head;
-        *(c->head != NULL ? &c->head->prev : &c->tail) = n;
-        c->head = n;
-    } else {
-        n->next = NULL;
-        n->prev = c->tail;
-        *(c->tail != NULL ? &c->tail->next : &c->head) = n;
-        c->tail = n;
-    }
-    c->n++;
-}
-
-/* Take the oldest job under the lock: false if there is none. */
-static bool pop_locked(ternd_certs_t *c, ternd_certs_job_t *job)
-{
-    node_t *n = c->head;
-    if (n == NULL) {
-        return false;
-    }
-    c->head = n->next;
-    *(c->head != NULL ? &c->head->prev : &c->tail) = NULL;
-    tdelete(n, &c->index, node_cmp);
-    *job = n->job;
-    free(n);
-    c->n--;
-    return true;
 }
 
 static void push(ternd_certs_t *c, const char *id, ternd_pub_kind_t kind)
@@ -385,7 +328,7 @@ long ternd_certs_drain(ternd_certs_t *c)
     for (;;) {
         ternd_certs_job_t job;
         pthread_mutex_lock(&c->lock);
-        bool got = pop_locked(c, &job);
+        bool got = ternd_devqueue_pop(&c->queue, &job);
         pthread_mutex_unlock(&c->lock);
         if (!got) {
             break;
@@ -399,7 +342,7 @@ long ternd_certs_drain(ternd_certs_t *c)
         }
     }
     pthread_mutex_lock(&c->lock);
-    long left = (long)c->n;
+    long left = (long)c->queue.n;
     pthread_mutex_unlock(&c->lock);
     return rc < 0 ? -1 : left;
 }

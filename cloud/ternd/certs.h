@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "ca.h"
+#include "devqueue.h"
 #include "store.h"
 
 /**
@@ -62,8 +63,6 @@ typedef struct ternd_certs_stats {
     uint64_t published; /* answers the broker acknowledged (cert/new and trust/new) */
 } ternd_certs_stats_t;
 
-struct ternd_certs_node;
-
 /** The certificate service. Caller-owned; the queue is the only part other threads touch.
  * Queueing costs O(log n) and a drain takes jobs from the head, so a queue of the whole
  * fleet (a rotation wave, a trust store for every device, all of it again on a connect)
@@ -75,11 +74,9 @@ typedef struct ternd_certs {
     ternd_retain_fn publish;
     void *publish_ctx;
     bool verbose;
-    pthread_mutex_t lock;                 /* guards the queue */
-    void *index;                          /* the queued jobs by (device, kind) (tsearch) */
-    struct ternd_certs_node *head, *tail; /* the queue, oldest first */
-    size_t n;                             /* jobs queued */
-    ternd_certs_flight_t *flights;        /* the loop's only */
+    pthread_mutex_t lock;          /* guards the queue */
+    ternd_devqueue_t queue;        /* ternd_certs_job_t, one per (device, kind), oldest first */
+    ternd_certs_flight_t *flights; /* the loop's only */
     size_t n_flights, cap_flights;
     ternd_certs_stats_t stats;
 } ternd_certs_t;

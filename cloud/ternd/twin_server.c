@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The fleet side of the device twin: deltas built from the store, published from the MQTT loop. */
-#define _GNU_SOURCE /* tdestroy */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "twin_server.h"
 
-#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,15 +11,10 @@
 #include "tern/cbor.h"
 #include "tern/wire.h"
 
-/* A queued job: in the FIFO list and in the index by id. */
-typedef struct ternd_twin_node {
-    ternd_twin_job_t job;
-    struct ternd_twin_node *prev, *next;
-} node_t;
-
-static int node_cmp(const void *a, const void *b)
+/* One job per device. */
+static int job_cmp(const void *a, const void *b)
 {
-    return strcmp(((const node_t *)a)->job.id, ((const node_t *)b)->job.id);
+    return strcmp(((const ternd_twin_job_t *)a)->id, ((const ternd_twin_job_t *)b)->id);
 }
 
 static int64_t mono_ms(void)
@@ -38,6 +32,7 @@ int ternd_twin_server_init(ternd_twin_server_t *ts, ternd_store_t *store, ternd_
     ts->publish = publish;
     ts->publish_ctx = publish_ctx;
     ts->verbose = verbose;
+    ternd_devqueue_init(&ts->queue, sizeof(ternd_twin_job_t), job_cmp);
     ts->batch = malloc(TERND_TWIN_SWEEP_BATCH * sizeof *ts->batch);
     if (ts->batch == NULL) {
         return -1;
@@ -50,23 +45,10 @@ int ternd_twin_server_init(ternd_twin_server_t *ts, ternd_store_t *store, ternd_
     return 0;
 }
 
-static void no_free(void *p)
-{
-    (void)p; /* the nodes are freed from the list */
-}
-
 void ternd_twin_server_free(ternd_twin_server_t *ts)
 {
     pthread_mutex_destroy(&ts->lock);
-    tdestroy(ts->index, no_free);
-    ts->index = NULL;
-    while (ts->head != NULL) {
-        node_t *next = ts->head->next;
-        free(ts->head);
-        ts->head = next;
-    }
-    ts->tail = NULL;
-    ts->n = 0;
+    ternd_devqueue_free(&ts->queue);
     free(ts->batch);
     ts->batch = NULL;
 }
@@ -78,52 +60,13 @@ void ternd_twin_server_free(ternd_twin_server_t *ts)
  * meanwhile, which is newer. */
 static void push_locked(ternd_twin_server_t *ts, const ternd_twin_job_t *job, bool back)
 {
-    node_t key;
-    memcpy(key.job.id, job->id, sizeof key.job.id);
-    void **found = tfind(&key, &ts->index, node_cmp);
-    if (found != NULL) {
-        if (job->has_from && !back) {
-            (*(node_t **)found)->job = *job;
-        }
-        return;
-    }
-    node_t *n = malloc(sizeof *n);
-    if (n != NULL) {
-        n->job = *job; /* before tsearch(), which compares by it */
-    }
-    if (n == NULL || tsearch(n, &ts->index, node_cmp) == NULL) {
-        free(n);
+    void *queued;
+    int rc = ternd_devqueue_push(&ts->queue, job, back, &queued);
+    if (rc == 0 && job->has_from && !back) {
+        *(ternd_twin_job_t *)queued = *job;
+    } else if (rc < 0) {
         ternd_log("out of memory: twin delta for %s not queued", job->id);
-        return;
     }
-    if (back) {
-        n->prev = NULL;
-        n->next = ts->head;
-        *(ts->head != NULL ? &ts->head->prev : &ts->tail) = n;
-        ts->head = n;
-    } else {
-        n->next = NULL;
-        n->prev = ts->tail;
-        *(ts->tail != NULL ? &ts->tail->next : &ts->head) = n;
-        ts->tail = n;
-    }
-    ts->n++;
-}
-
-/* Take the oldest job under the lock: false if there is none. */
-static bool pop_locked(ternd_twin_server_t *ts, ternd_twin_job_t *job)
-{
-    node_t *n = ts->head;
-    if (n == NULL) {
-        return false;
-    }
-    ts->head = n->next;
-    *(ts->head != NULL ? &ts->head->prev : &ts->tail) = NULL;
-    tdelete(n, &ts->index, node_cmp);
-    *job = n->job;
-    free(n);
-    ts->n--;
-    return true;
 }
 
 static void push(ternd_twin_server_t *ts, const char *id, bool has_from, uint64_t from)
@@ -410,7 +353,7 @@ long ternd_twin_server_drain(ternd_twin_server_t *ts, bool *again)
     for (;;) {
         ternd_twin_job_t job;
         pthread_mutex_lock(&ts->lock);
-        bool got = pop_locked(ts, &job);
+        bool got = ternd_devqueue_pop(&ts->queue, &job);
         if (got && (done >= TERND_TWIN_DRAIN_JOBS || mono_ms() - t0 >= TERND_TWIN_DRAIN_MS)) {
             push_locked(ts, &job, true);
             more = true;
@@ -433,7 +376,7 @@ long ternd_twin_server_drain(ternd_twin_server_t *ts, bool *again)
         rc = sweep(ts, &done, t0, &more);
     }
     pthread_mutex_lock(&ts->lock);
-    long left = (long)ts->n + (ts->sweeping || ts->sweep_requested ? 1 : 0);
+    long left = (long)ts->queue.n + (ts->sweeping || ts->sweep_requested ? 1 : 0);
     pthread_mutex_unlock(&ts->lock);
     if (again != NULL) {
         *again = more && rc == 0;

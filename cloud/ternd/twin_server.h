@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devqueue.h"
 #include "store.h"
 
 /**
@@ -50,8 +51,6 @@ typedef struct ternd_twin_job {
     uint64_t from; /* else: at the stored applied version, if the device is online */
 } ternd_twin_job_t;
 
-struct ternd_twin_node;
-
 /** The twin server. Caller-owned; the queue and the sweep request are the only parts other
  * threads touch. */
 typedef struct ternd_twin_server {
@@ -59,11 +58,9 @@ typedef struct ternd_twin_server {
     ternd_publish_fn publish;
     void *publish_ctx;
     bool verbose;
-    pthread_mutex_t lock;                /* guards the queue and sweep_requested */
-    void *index;                         /* the queued jobs by device id (tsearch) */
-    struct ternd_twin_node *head, *tail; /* the queue, oldest first */
-    size_t n;                            /* jobs queued */
-    bool sweep_requested;                /* a fleet change since the last drain */
+    pthread_mutex_t lock;   /* guards the queue and sweep_requested */
+    ternd_devqueue_t queue; /* ternd_twin_job_t, one per device, oldest first */
+    bool sweep_requested;   /* a fleet change since the last drain */
     /* the sweep, the loop's only */
     bool sweeping;
     char cursor[65];            /* the last device the sweep is done with ("": none yet) */

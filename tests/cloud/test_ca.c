@@ -828,7 +828,7 @@ static void test_trust_rollout(void **state)
         }
     }
     assert_int_equal(ternd_certs_resume(&c), 0); /* all pending: queued already */
-    assert_int_equal(c.n, N);
+    assert_int_equal(c.queue.n, N);
     int rounds = 0;
     uint32_t acked = 0;
     for (long left = 1; left > 0; rounds++) {

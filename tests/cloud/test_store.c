@@ -23,16 +23,11 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    if (f == NULL || cloud_test_tmpdir(f->dir, sizeof f->dir, "store") == NULL) {
-        free(f);
+    if (f == NULL) {
         return -1;
     }
-    snprintf(f->db, sizeof f->db, "%s/ternd.db", f->dir);
-    char err[256];
-    f->s = ternd_store_open_sqlite(f->db, err, sizeof err);
+    f->s = cloud_test_store_open(f->dir, sizeof f->dir, f->db, sizeof f->db, "store");
     if (f->s == NULL) {
-        fprintf(stderr, "open: %s\n", err);
-        cloud_test_rmdir(f->dir);
         free(f);
         return -1;
     }
@@ -43,10 +38,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    if (f->s != NULL) {
-        ternd_store_close(f->s);
-    }
-    cloud_test_rmdir(f->dir);
+    cloud_test_store_close(f->s, f->dir);
     free(f);
     return 0;
 }

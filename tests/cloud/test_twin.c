@@ -76,15 +76,18 @@ static int publish(void *ctx, const char *topic, const uint8_t *payload, size_t 
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    if (f == NULL || cloud_test_tmpdir(f->dir, sizeof f->dir, "twin") == NULL) {
+    if (f == NULL) {
+        return -1;
+    }
+    f->s = cloud_test_store_open(f->dir, sizeof f->dir, f->db, sizeof f->db, "twin");
+    if (f->s == NULL) {
         free(f);
         return -1;
     }
-    snprintf(f->db, sizeof f->db, "%s/ternd.db", f->dir);
-    char err[256];
-    f->s = ternd_store_open_sqlite(f->db, err, sizeof err);
-    if (f->s == NULL || ternd_twin_server_init(&f->ts, f->s, publish, f, false) != 0) {
-        fprintf(stderr, "open: %s\n", err);
+    if (ternd_twin_server_init(&f->ts, f->s, publish, f, false) != 0) {
+        fprintf(stderr, "twin server: no memory or mutex\n");
+        cloud_test_store_close(f->s, f->dir);
+        free(f);
         return -1;
     }
     f->room = -1;
@@ -96,8 +99,7 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     ternd_twin_server_free(&f->ts);
-    ternd_store_close(f->s);
-    cloud_test_rmdir(f->dir);
+    cloud_test_store_close(f->s, f->dir);
     free(f);
     return 0;
 }
@@ -172,7 +174,7 @@ static void test_queue(void **state)
     ternd_twin_server_changed(&f->ts, "d0000");
     ternd_twin_server_report(&f->ts, "d0001", 0); /* in sync at 0: nothing to send */
     ternd_twin_server_changed(&f->ts, "bad/id");  /* refused when queued */
-    assert_int_equal(f->ts.n, 2);
+    assert_int_equal(f->ts.queue.n, 2);
     assert_int_equal(ternd_twin_server_drain(&f->ts, NULL), 0);
     assert_int_equal(f->n, 2);
     assert_int_equal(f->pubs[1].from, 1);
@@ -210,7 +212,7 @@ static void test_long_queue(void **state)
         ternd_twin_server_report(&f->ts, id, 0);
         ternd_twin_server_changed(&f->ts, id); /* adds nothing */
     }
-    assert_int_equal(f->ts.n, N);
+    assert_int_equal(f->ts.queue.n, N);
     /* no window limit: the budget stops each drain, and says so */
     bool again = false;
     long left = ternd_twin_server_drain(&f->ts, &again);
@@ -226,8 +228,8 @@ static void test_long_queue(void **state)
         assert_string_equal(f->pubs[i].id, id);
         assert_int_equal(f->pubs[i].version, 1);
     }
-    assert_int_equal(f->ts.n, 0);
-    assert_null(f->ts.head);
+    assert_int_equal(f->ts.queue.n, 0);
+    assert_null(f->ts.queue.head);
 }
 
 static void test_sweep(void **state)

@@ -958,22 +958,10 @@ static int unexpected(const char *what)
     return 1;
 }
 
-static int cmd_devices(const api_t *a, const api_opts_t *o)
+/* `devices`: a table, a device a row. */
+static int show_devices(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
-        return 1;
-    }
     json_t *list = json_object_get(root, "devices");
-    if (!json_is_array(list)) {
-        json_decref(root);
-        return unexpected("no \"devices\" array");
-    }
-    if (o->json) {
-        print_json_pretty(root);
-        json_decref(root);
-        return 0;
-    }
     static const char *const head[] = { "ID",   "ONLINE", "LAST SEEN", "FW",
                                         "LINK", "REGION", "MESSAGES",  "READINGS" };
     static const bool right[] = { false, false, false, false, false, false, true, true };
@@ -991,7 +979,6 @@ static int cmd_devices(const api_t *a, const api_opts_t *o)
     }
     table_print(&t);
     table_free(&t);
-    json_decref(root);
     return 0;
 }
 
@@ -1051,7 +1038,8 @@ static void print_state(const char *label, json_t *state, json_t *version)
     free(m);
 }
 
-static void print_twin(json_t *twin)
+/* The twin, a part a line (`twin get`, and the end of `device`): 0. */
+static int print_twin(json_t *twin)
 {
     print_state("desired:", json_object_get(twin, "desired"),
                 json_object_get(twin, "desired_version"));
@@ -1059,6 +1047,7 @@ static void print_twin(json_t *twin)
                 json_object_get(twin, "reported_version"));
     print_field_owned("applied version:", field_int(twin, "applied_version"));
     print_field_owned("in sync:", field_bool(twin, "in_sync"));
+    return 0;
 }
 
 /* "serial 4a5b... (request 3), valid until <time> (<age>)", or "-". */
@@ -1096,17 +1085,9 @@ static char *trust_text(json_t *t)
     return sb_take(&b);
 }
 
-static int cmd_device(const api_t *a, const api_opts_t *o)
+/* `device`: a field a line, the twin last. */
+static int show_device(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
-        return 1;
-    }
-    if (o->json) {
-        print_json_pretty(root);
-        json_decref(root);
-        return 0;
-    }
     static const struct {
         const char *key, *label;
         char *(*show)(json_t *obj, const char *key);
@@ -1164,22 +1145,6 @@ static int cmd_device(const api_t *a, const api_opts_t *o)
     } else {
         print_field("twin:", "-");
     }
-    json_decref(root);
-    return 0;
-}
-
-static int cmd_twin_get(const api_t *a, const api_opts_t *o)
-{
-    json_t *root;
-    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
-        return 1;
-    }
-    if (o->json) {
-        print_json_pretty(root);
-    } else {
-        print_twin(root);
-    }
-    json_decref(root);
     return 0;
 }
 
@@ -1220,41 +1185,27 @@ static int twin_patch(const api_opts_t *o, int first, json_t **out)
     return 0;
 }
 
-static int cmd_twin_set(const api_t *a, const api_opts_t *o)
+/* `twin set`: "desired version 4". */
+static int show_twin_set(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "PATCH", o->path, o->body, NULL, &root) != 0) {
-        return 1;
-    }
     json_t *v = json_object_get(root, "desired_version");
-    int rc = 0;
-    if (o->json) {
-        print_json_pretty(root);
-    } else if (json_is_integer(v)) {
-        printf("desired version %" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
-    } else {
-        rc = unexpected("no \"desired_version\"");
+    if (!json_is_integer(v)) {
+        return unexpected("no \"desired_version\"");
     }
-    json_decref(root);
-    return rc;
+    printf("desired version %" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
+    return 0;
 }
 
 /* `twin set --all`: "desired version 4 on 17000 devices" (or "versions 3..5" when the
  * devices were at different versions). */
-static int cmd_twin_set_all(const api_t *a, const api_opts_t *o)
+static int show_twin_set_all(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "PATCH", o->path, o->body, NULL, &root) != 0) {
-        return 1;
-    }
     json_t *n = json_object_get(root, "devices"), *lo = json_object_get(root, "version_min"),
            *hi = json_object_get(root, "version_max");
-    int rc = 0;
-    if (o->json) {
-        print_json_pretty(root);
-    } else if (!json_is_integer(n) || !json_is_integer(lo) || !json_is_integer(hi)) {
-        rc = unexpected("no \"devices\", \"version_min\" and \"version_max\"");
-    } else if (json_integer_value(n) == 0) {
+    if (!json_is_integer(n) || !json_is_integer(lo) || !json_is_integer(hi)) {
+        return unexpected("no \"devices\", \"version_min\" and \"version_max\"");
+    }
+    if (json_integer_value(n) == 0) {
         puts("no devices: nothing changed");
     } else if (json_integer_value(lo) == json_integer_value(hi)) {
         printf("desired version %" JSON_INTEGER_FORMAT " on %" JSON_INTEGER_FORMAT " device%s\n",
@@ -1265,22 +1216,12 @@ static int cmd_twin_set_all(const api_t *a, const api_opts_t *o)
                " on %" JSON_INTEGER_FORMAT " devices\n",
                json_integer_value(lo), json_integer_value(hi), json_integer_value(n));
     }
-    json_decref(root);
-    return rc;
+    return 0;
 }
 
 /* `fleet`: the fleet's counts, one per line. */
-static int cmd_fleet(const api_t *a, const api_opts_t *o)
+static int show_fleet(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
-        return 1;
-    }
-    if (o->json) {
-        print_json_pretty(root);
-        json_decref(root);
-        return 0;
-    }
     json_t *twin = json_object_get(root, "twin");
     char *devices = field_int(root, "devices");
     print_field("devices:", devices);
@@ -1299,27 +1240,18 @@ static int cmd_fleet(const api_t *a, const api_opts_t *o)
     free(b.p);
     free(in_sync);
     free(devices);
-    json_decref(root);
     return 0;
 }
 
-static int cmd_trust(const api_t *a, const api_opts_t *o)
+/* `trust`: "trust store version 2". */
+static int show_trust(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "PUT", o->path, o->body, "application/x-pem-file", &root) != 0) {
-        return 1;
-    }
     json_t *v = json_object_get(root, "version");
-    int rc = 0;
-    if (o->json) {
-        print_json_pretty(root);
-    } else if (json_is_integer(v)) {
-        printf("trust store version %" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
-    } else {
-        rc = unexpected("no \"version\"");
+    if (!json_is_integer(v)) {
+        return unexpected("no \"version\"");
     }
-    json_decref(root);
-    return rc;
+    printf("trust store version %" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
+    return 0;
 }
 
 /* The trust store file for `trust`: PEM text, up to TRUST_FILE_MAX bytes, in o->body. */
@@ -1424,22 +1356,10 @@ static char *reading_time(json_t *r)
     return sb_take(&b);
 }
 
-static int cmd_telemetry(const api_t *a, const api_opts_t *o)
+/* `telemetry`: a table, a reading a row. */
+static int show_telemetry(json_t *root)
 {
-    json_t *root;
-    if (api_call(a, "GET", o->path, NULL, NULL, &root) != 0) {
-        return 1;
-    }
     json_t *list = json_object_get(root, "readings");
-    if (!json_is_array(list)) {
-        json_decref(root);
-        return unexpected("no \"readings\" array");
-    }
-    if (o->json) {
-        print_json_pretty(root);
-        json_decref(root);
-        return 0;
-    }
     static const char *const head[] = { "TIME", "NAME", "VALUE", "SEQ" };
     static const bool right[] = { false, false, false, true };
     table_t t = { 4, head, right, NULL, 0, 0 };
@@ -1453,8 +1373,48 @@ static int cmd_telemetry(const api_t *a, const api_opts_t *o)
     }
     table_print(&t);
     table_free(&t);
-    json_decref(root);
     return 0;
+}
+
+/* How each command asks the API, and shows its answer without --json. */
+static const struct command {
+    const char *method;
+    const char *content_type;  /* of o->body (NULL: JSON) */
+    const char *array;         /* a member the answer must hold as an array, or NULL */
+    int (*show)(json_t *root); /* 0, or 1 having said why on stderr */
+} commands[] = {
+    [CMD_DEVICES] = { "GET", NULL, "devices", show_devices },
+    [CMD_DEVICE] = { "GET", NULL, NULL, show_device },
+    [CMD_TWIN_GET] = { "GET", NULL, NULL, print_twin },
+    [CMD_TWIN_SET] = { "PATCH", NULL, NULL, show_twin_set },
+    [CMD_TWIN_SET_ALL] = { "PATCH", NULL, NULL, show_twin_set_all },
+    [CMD_TELEMETRY] = { "GET", NULL, "readings", show_telemetry },
+    [CMD_TRUST] = { "PUT", "application/x-pem-file", NULL, show_trust },
+    [CMD_FLEET] = { "GET", NULL, NULL, show_fleet },
+};
+
+/* The request of @p o (its path and body), then its answer on stdout: as it came with
+ * --json, else by the command's show(). 0, or 1 having said why on stderr. */
+static int run(const api_t *a, const api_opts_t *o)
+{
+    const struct command *c = &commands[o->cmd];
+    json_t *root;
+    if (api_call(a, c->method, o->path, o->body, c->content_type, &root) != 0) {
+        return 1;
+    }
+    int rc = 0;
+    if (c->array != NULL && !json_is_array(json_object_get(root, c->array))) {
+        sbuf_t what = { 0 };
+        sb_printf(&what, "no \"%s\" array", c->array);
+        rc = unexpected(what.p);
+        free(what.p);
+    } else if (o->json) {
+        print_json_pretty(root);
+    } else {
+        rc = c->show(root);
+    }
+    json_decref(root);
+    return rc;
 }
 
 /* The query of `telemetry` from its options, appended to @p q. */
@@ -1560,32 +1520,7 @@ int ternctl_api_main(int argc, char **argv)
         rc = rc ? rc : 1;
         goto done;
     }
-    switch (o.cmd) {
-    case CMD_DEVICES:
-        rc = cmd_devices(&a, &o);
-        break;
-    case CMD_DEVICE:
-        rc = cmd_device(&a, &o);
-        break;
-    case CMD_TWIN_GET:
-        rc = cmd_twin_get(&a, &o);
-        break;
-    case CMD_TWIN_SET:
-        rc = cmd_twin_set(&a, &o);
-        break;
-    case CMD_TWIN_SET_ALL:
-        rc = cmd_twin_set_all(&a, &o);
-        break;
-    case CMD_FLEET:
-        rc = cmd_fleet(&a, &o);
-        break;
-    case CMD_TELEMETRY:
-        rc = cmd_telemetry(&a, &o);
-        break;
-    case CMD_TRUST:
-        rc = cmd_trust(&a, &o);
-        break;
-    }
+    rc = run(&a, &o);
 done:
     free(o.path);
     free(o.body);

@@ -142,10 +142,16 @@ op telemetry dev-1 --limit 6
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["devices"]; print("fleet: %d devices, %d messages, %d readings stored" % (len(d), sum(x["messages"] for x in d), sum(x["readings"] for x in d)))'
 
 say "a simulated fleet behind the same ternd: $sim_devices devices of the real SDK in one process (tern-sim)"
-echo "(a line a second: devices online, connects and attempts per second, telemetry sent and acknowledged)"
+echo "(a line a second: devices online, connects and attempts per second, telemetry sent and"
+echo " acknowledged, devices running the newest desired state; at 6 s the operator changes the"
+echo " desired state of the whole fleet with one command)"
+(sleep 6 && echo "operator\$ ternctl twin set --all sample=5" &&
+    "$ternctl" twin set --all sample=5 | sed 's/^/  /') &
 "$build/tools/tern-sim/tern-sim" --broker "127.0.0.1:$port" --devices "$sim_devices" --prefix sim- \
-    --password "$sim_pass" --ramp 100 --period-ms 2000 --duration 10 --drain 10 --backoff full \
-    --base-ms 500 --cap-ms 5000 --stats-file "$work/sim.csv" | grep -v '^tern-sim' | sed 's/^/  /'
+    --password "$sim_pass" --ramp 100 --period-ms 2000 --duration 12 --drain 10 --backoff full \
+    --base-ms 500 --cap-ms 5000 --twin-key sample --stats-file "$work/sim.csv" |
+    grep -v '^tern-sim' | sed 's/^/  /'
+wait $! 2>/dev/null || true
 op fleet
 
 say "query the API yourself (while ternd runs)"

@@ -234,8 +234,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tern_cbor_enc_t enc;
             tern_cbor_enc_init(&enc, r, sizeof r, 0);
             e = tern_identity_report(&id, &enc);
-            CHECK(e == TERN_OK ? tern_identity_quarantined(&id) : e == TERN_ERR_STATE ||
-                                                                    e == TERN_ERR_TOO_SMALL);
+            CHECK(e == TERN_OK ? tern_identity_quarantined(&id)
+                               : e == TERN_ERR_STATE || e == TERN_ERR_TOO_SMALL);
             break;
         }
         default: /* a reset */

@@ -14,23 +14,10 @@
 # one exchange when it comes back. Ends with how to query the API yourself.
 # Usage: tools/demo-fleet.sh <build dir>
 set -eu
-build=${1:-build/debug}
-ternctl="$build/tools/ternctl/ternctl"
-ternd="$build/cloud/ternd/ternd"
-device="$build/examples/device/tern_device"
-work=$(mktemp -d /tmp/tern-fleet.XXXXXX)
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-say() { printf '\n== %s\n' "$*"; }
+# shellcheck disable=SC2034 # read by demo-common.sh
+demo_name=tern-fleet
+# shellcheck source=tools/demo-common.sh
+. "$(dirname "$0")/demo-common.sh"
 export TERND_STATE_DIR="$work/ternd" # where ternctl finds the API and its token
 op() { echo "operator\$ ternctl $*"; "$ternctl" "$@"; }
 

@@ -11,18 +11,10 @@
 # line per event; the operator checks that no reading was lost.
 # Usage: tools/demo-mqtt.sh <build dir>
 set -eu
-build=${1:-build/debug}
-ternctl="$build/tools/ternctl/ternctl"
-device="$build/examples/device/tern_device"
-work=$(mktemp -d /tmp/tern-demo.XXXXXX)
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
+# shellcheck disable=SC2034 # read by demo-common.sh
+demo_name=tern-demo
+# shellcheck source=tools/demo-common.sh
+. "$(dirname "$0")/demo-common.sh"
 
 printf 'user %s\nlistener %s 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\nmax_queued_messages 0\nset_tcp_nodelay true\n' \
     "$(id -un)" "$port" "$work" >"$work/mosquitto.conf"

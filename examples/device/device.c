@@ -587,7 +587,7 @@ int main(int argc, char **argv)
     if (err == TERN_OK) {
         err = tern_link_init(&mgr, links, nlinks, &lc);
     }
-    secure_bind(&sec, d.pl, nlinks, &mgr);
+    secure_bind(&sec, &mgr);
 
     /* The session: never a clean start, a session the broker keeps for 10 minutes. */
     tern_uplink_config_t uc = {

@@ -193,12 +193,8 @@ const tern_posix_tls_config_t *secure_tls(secure_t *s)
     return &s->tls;
 }
 
-void secure_bind(secure_t *s, tern_posix_link_t *links, size_t n, tern_link_mgr_t *mgr)
+void secure_bind(secure_t *s, tern_link_mgr_t *mgr)
 {
-    for (size_t i = 0; i < n && i < 2; i++) {
-        s->links[i] = &links[i];
-    }
-    s->nlinks = n;
     s->mgr = mgr;
 }
 
@@ -402,7 +398,7 @@ static void q_close(secure_t *s, tern_ms_t now, bool retry)
     if (s->q_started) {
         tern_posix_link_ops.close(&s->qlink);
     }
-    s->q_started = s->q_up = s->q_subscribed = false;
+    s->q_started = s->q_up = false;
     if (retry && tern_backoff_next(&s->q_backoff, &d) != TERN_OK) {
         d = 10000;
     }
@@ -418,7 +414,9 @@ static void q_event(void *user, const tern_mqtt_event_t *ev)
         printf("device %s: connected to the quarantine endpoint %s:%u\n", s->dev, s->o.q_host,
                (unsigned)s->o.q_port);
         tern_mqtt_sub_t sub = { { (const uint8_t *)s->t_trust, strlen(s->t_trust) }, 1 };
-        s->q_subscribed = tern_mqtt_subscribe(&s->qm, &sub, 1, 0, NULL) == TERN_OK;
+        if (tern_mqtt_subscribe(&s->qm, &sub, 1, 0, NULL) != TERN_OK) {
+            printf("device %s: quarantine: trust/new not subscribed\n", s->dev);
+        }
         if (!s->q_reported) {
             uint8_t buf[MSG_MAX];
             size_t n = 0;

@@ -57,12 +57,10 @@ typedef struct secure {
     uint8_t ca[SECURE_PEM_MAX], cert[SECURE_PEM_MAX];
     char label[TERN_IDENTITY_LABEL_MAX + 1];
     char t_csr[96], t_cert[96], t_trust[96], t_quar[96];
-    tern_posix_link_t *links[2];
-    size_t nlinks;
     tern_link_mgr_t *mgr;
     /* the quarantine session */
     tern_posix_link_t qlink;
-    bool q_started, q_up, q_subscribed, q_reported, q_leave;
+    bool q_started, q_up, q_reported, q_leave;
     tern_ms_t q_retry_at;
     tern_backoff_t q_backoff;
     tern_mqtt_t qm;
@@ -86,8 +84,8 @@ int secure_make_csr(const char *dev, const secure_opts_t *o, const char *path);
 /** The TLS configuration the links use (kept current by the functions below). */
 const tern_posix_tls_config_t *secure_tls(secure_t *s);
 
-/** The links to describe failures of, and the manager to reconnect; after tern_link_init(). */
-void secure_bind(secure_t *s, tern_posix_link_t *links, size_t n, tern_link_mgr_t *mgr);
+/** The link manager to reconnect when the identity asks; after tern_link_init(). */
+void secure_bind(secure_t *s, tern_link_mgr_t *mgr);
 
 /** Pass every uplink event here (the session's outcome drives the identity). */
 void secure_on_event(secure_t *s, const tern_uplink_event_t *ev);

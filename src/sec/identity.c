@@ -237,6 +237,22 @@ const uint8_t *tern_identity_chain(const tern_identity_t *id, tern_identity_whic
     return (unsigned)which < TERN_IDENTITY_COUNT ? item(id, tags[which], len) : NULL;
 }
 
+/* The old operational key is no longer named: destroy it (the state names it until then). */
+static tern_err_t retire(tern_identity_t *id)
+{
+    char label[TERN_IDENTITY_LABEL_MAX + 1];
+    if (id->retire_serial == 0) {
+        return TERN_OK;
+    }
+    op_label(id->retire_serial, label);
+    tern_err_t err = tern_keystore_destroy(id->c.keystore, label);
+    if (err != TERN_OK && err != TERN_ERR_NOT_FOUND) {
+        return err;
+    }
+    id->retire_serial = 0;
+    return save(id);
+}
+
 tern_err_t tern_identity_mount(tern_identity_t *id, const tern_identity_config_t *cfg)
 {
     tern_flash_geometry_t g;
@@ -288,17 +304,7 @@ tern_err_t tern_identity_mount(tern_identity_t *id, const tern_identity_config_t
         return err;
     }
     id->provisioned = true;
-    if (id->retire_serial != 0) { /* a cut came between the switch and the key's end */
-        char label[TERN_IDENTITY_LABEL_MAX + 1];
-        op_label(id->retire_serial, label);
-        err = tern_keystore_destroy(cfg->keystore, label);
-        if (err != TERN_OK && err != TERN_ERR_NOT_FOUND) {
-            return err;
-        }
-        id->retire_serial = 0;
-        err = save(id);
-    }
-    return err;
+    return retire(id); /* a cut may have come between the switch and the old key's end */
 }
 
 /* Does @p chain carry the public key of @p label? */
@@ -391,22 +397,6 @@ tern_err_t tern_identity_creds(tern_identity_t *id, int64_t wall_ms, tern_identi
     id->in_use = *c;
     id->have_used = 1;
     return TERN_OK;
-}
-
-/* The old operational key is no longer named: destroy it (the state names it until then). */
-static tern_err_t retire(tern_identity_t *id)
-{
-    char label[TERN_IDENTITY_LABEL_MAX + 1];
-    if (id->retire_serial == 0) {
-        return TERN_OK;
-    }
-    op_label(id->retire_serial, label);
-    tern_err_t err = tern_keystore_destroy(id->c.keystore, label);
-    if (err != TERN_OK && err != TERN_ERR_NOT_FOUND) {
-        return err;
-    }
-    id->retire_serial = 0;
-    return save(id);
 }
 
 tern_err_t tern_identity_result(tern_identity_t *id, tern_err_t err, const char *detail)
